@@ -1,0 +1,15 @@
+import type { PlatformConfig } from '@app/config';
+import { PlatformModule } from '@app/platform';
+import { QueueName, QueuesModule } from '@app/queues';
+import { Module, type DynamicModule } from '@nestjs/common';
+
+/** Runs multi-agent workflows as BullMQ jobs with state in PostgreSQL. */
+@Module({})
+export class OrchestratorModule {
+  static register(config: PlatformConfig): DynamicModule {
+    return {
+      module: OrchestratorModule,
+      imports: [PlatformModule.forRoot(config), QueuesModule.register(QueueName.WorkflowSteps)],
+    };
+  }
+}

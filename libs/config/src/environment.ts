@@ -1,0 +1,225 @@
+import { plainToInstance, Transform } from 'class-transformer';
+import {
+  IsBoolean,
+  IsEnum,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  IsUrl,
+  Matches,
+  Max,
+  Min,
+  MinLength,
+  validateSync,
+  type ValidationError,
+} from 'class-validator';
+
+export enum NodeEnvironment {
+  Development = 'development',
+  Production = 'production',
+  Test = 'test',
+}
+
+export const WORKER_MODES = ['all', 'http', 'worker'] as const;
+export type WorkerMode = (typeof WORKER_MODES)[number];
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+const toBoolean = ({ value }: { value: unknown }): unknown => {
+  if (typeof value !== 'string') return value;
+  const normalised = value.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(normalised)) return true;
+  if (['false', '0', 'no', 'off', ''].includes(normalised)) return false;
+  return value;
+};
+
+const toInteger = ({ value }: { value: unknown }): unknown => {
+  if (typeof value !== 'string' || value.trim() === '') return value;
+  return /^-?\d+$/.test(value.trim()) ? Number(value) : value;
+};
+
+/**
+ * Every environment variable the platform reads, with its local default.
+ * Values arrive as strings; the transforms turn them into typed values and the
+ * validators reject anything else, naming the variable.
+ */
+export class Environment {
+  @IsEnum(NodeEnvironment)
+  NODE_ENV: NodeEnvironment = NodeEnvironment.Development;
+
+  @IsOptional()
+  @Transform(toInteger)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  PORT?: number;
+
+  @IsString()
+  HOST = '0.0.0.0';
+
+  @IsOptional()
+  @IsString()
+  @Matches(/^[A-Za-z0-9._-]{1,128}$/, {
+    message: 'INSTANCE_ID may hold letters, digits, ".", "_" and "-" only',
+  })
+  INSTANCE_ID?: string;
+
+  @IsIn(LOG_LEVELS)
+  LOG_LEVEL: LogLevel = 'info';
+
+  @IsIn(WORKER_MODES)
+  WORKER_MODE: WorkerMode = 'all';
+
+  @Transform(toInteger)
+  @IsInt()
+  @Min(1024)
+  @Max(64 * 1024 * 1024)
+  HTTP_BODY_LIMIT_BYTES = 1024 * 1024;
+
+  @Transform(toInteger)
+  @IsInt()
+  @Min(0)
+  @Max(120_000)
+  SHUTDOWN_DELAY_MS = 0;
+
+  @Transform(toInteger)
+  @IsInt()
+  @Min(1000)
+  @Max(600_000)
+  SHUTDOWN_TIMEOUT_MS = 30_000;
+
+  @IsOptional()
+  @IsUrl({ protocols: ['postgres', 'postgresql'], require_tld: false })
+  DATABASE_URL?: string;
+
+  @IsString()
+  DATABASE_HOST = '127.0.0.1';
+
+  @Transform(toInteger)
+  @IsInt()
+  @Min(1)
+  @Max(65535)
+  DATABASE_PORT = 5432;
+
+  @IsString()
+  DATABASE_USER = 'postgres';
+
+  @IsString()
+  DATABASE_PASSWORD = 'postgres';
+
+  @IsString()
+  @Matches(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, {
+    message: 'DATABASE_NAME must be a plain PostgreSQL identifier',
+  })
+  DATABASE_NAME = 'a2a';
+
+  @Transform(toBoolean)
+  @IsBoolean()
+  DATABASE_SSL = false;
+
+  @Transform(toInteger)
+  @IsInt()
+  @Min(1)
+  @Max(200)
+  DATABASE_POOL_SIZE = 10;
+
+  @Transform(toBoolean)
+  @IsBoolean()
+  DATABASE_MIGRATIONS_RUN = false;
+
+  @IsOptional()
+  @IsUrl({ protocols: ['redis', 'rediss'], require_tld: false })
+  REDIS_URL?: string;
+
+  @IsString()
+  REDIS_HOST = '127.0.0.1';
+
+  @Transform(toInteger)
+  @IsInt()
+  @Min(1)
+  @Max(65535)
+  REDIS_PORT = 6379;
+
+  @IsOptional()
+  @IsString()
+  REDIS_PASSWORD?: string;
+
+  @Transform(toInteger)
+  @IsInt()
+  @Min(0)
+  @Max(15)
+  REDIS_DB = 0;
+
+  @IsString()
+  @Matches(/^[A-Za-z0-9:_-]{1,64}$/, {
+    message: 'REDIS_KEY_PREFIX may hold letters, digits, ":", "_" and "-" only',
+  })
+  REDIS_KEY_PREFIX = 'a2a';
+
+  @IsOptional()
+  @IsString()
+  @MinLength(16, { message: 'BOOTSTRAP_API_KEY must be at least 16 characters long' })
+  BOOTSTRAP_API_KEY?: string;
+
+  @IsString()
+  @Matches(/^[a-z0-9][a-z0-9-]{0,62}$/, { message: 'BOOTSTRAP_TENANT must be a lower-case slug' })
+  BOOTSTRAP_TENANT = 'default';
+
+  @Transform(toInteger)
+  @IsInt()
+  @Min(1)
+  @Max(86_400)
+  THROTTLE_TTL_SECONDS = 60;
+
+  @Transform(toInteger)
+  @IsInt()
+  @Min(1)
+  THROTTLE_DEFAULT_LIMIT = 1000;
+
+  @Transform(toInteger)
+  @IsInt()
+  @Min(1)
+  THROTTLE_MESSAGE_LIMIT = 100;
+}
+
+export class EnvironmentError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid environment variables:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'EnvironmentError';
+  }
+}
+
+const describe = (error: ValidationError): string => {
+  const shown = typeof error.value === 'string' ? JSON.stringify(error.value) : String(error.value);
+  const reasons = Object.values(error.constraints ?? {}).join('; ');
+  return `${error.property}: ${reasons} (got ${shown})`;
+};
+
+const VARIABLES: readonly string[] = [
+  ...Object.keys(new Environment()),
+  'PORT',
+  'INSTANCE_ID',
+  'DATABASE_URL',
+  'REDIS_URL',
+  'REDIS_PASSWORD',
+  'BOOTSTRAP_API_KEY',
+];
+
+/** Parses and validates the raw environment; throws {@link EnvironmentError} naming every bad variable. */
+export function parseEnvironment(raw: Readonly<Record<string, string | undefined>>): Environment {
+  const input: Record<string, string> = {};
+  for (const key of VARIABLES) {
+    const value = raw[key];
+    if (value !== undefined) input[key] = value;
+  }
+  const env = plainToInstance(Environment, input, { exposeDefaultValues: true });
+  const errors = validateSync(env);
+  const problems = errors.map(describe);
+  if (env.NODE_ENV === NodeEnvironment.Production && env.BOOTSTRAP_API_KEY === undefined) {
+    problems.push('BOOTSTRAP_API_KEY: must be set when NODE_ENV=production (got undefined)');
+  }
+  if (problems.length > 0) throw new EnvironmentError(problems);
+  return env;
+}

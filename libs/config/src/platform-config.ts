@@ -1,0 +1,158 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  NodeEnvironment,
+  parseEnvironment,
+  type Environment,
+  type LogLevel,
+  type WorkerMode,
+} from './environment.js';
+
+export const APP_NAMES = ['agent', 'orchestrator', 'registry'] as const;
+export type AppName = (typeof APP_NAMES)[number];
+
+/** Fixed so that docs, manifests, clients and checks agree; `PORT` overrides. */
+export const DEFAULT_PORTS: Readonly<Record<AppName, number>> = {
+  agent: 8000,
+  orchestrator: 8001,
+  registry: 8002,
+};
+
+/** The key a development install gets when `BOOTSTRAP_API_KEY` is unset (never in production). */
+export const DEVELOPMENT_API_KEY = 'dev-local-key';
+
+export interface AppConfig {
+  readonly name: AppName;
+  readonly environment: NodeEnvironment;
+  readonly production: boolean;
+  readonly host: string;
+  readonly port: number;
+  readonly instanceId: string;
+  readonly version: string;
+  readonly logLevel: LogLevel;
+  readonly workerMode: WorkerMode;
+  readonly bodyLimitBytes: number;
+  readonly shutdownDelayMs: number;
+  readonly shutdownTimeoutMs: number;
+}
+
+export interface DatabaseConfig {
+  readonly url?: string;
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: string;
+  readonly name: string;
+  readonly ssl: boolean;
+  readonly poolSize: number;
+  readonly migrationsRun: boolean;
+}
+
+export interface RedisConfig {
+  readonly url?: string;
+  readonly host: string;
+  readonly port: number;
+  readonly password?: string;
+  readonly db: number;
+  readonly keyPrefix: string;
+}
+
+export interface SecurityConfig {
+  readonly bootstrapApiKey: string;
+  readonly bootstrapApiKeyIsDevelopmentDefault: boolean;
+  readonly bootstrapTenant: string;
+}
+
+export interface ThrottleConfig {
+  readonly ttlMs: number;
+  readonly defaultLimit: number;
+  readonly messageLimit: number;
+}
+
+/** Every namespace of the validated configuration; read it with `ConfigService<PlatformConfig, true>`. */
+export interface PlatformConfig {
+  readonly app: AppConfig;
+  readonly database: DatabaseConfig;
+  readonly redis: RedisConfig;
+  readonly security: SecurityConfig;
+  readonly throttle: ThrottleConfig;
+}
+
+/** Validates the raw environment once and splits it into typed namespaces. */
+export function loadPlatformConfig(
+  app: AppName,
+  raw: Readonly<Record<string, string | undefined>> = process.env,
+): PlatformConfig {
+  return toPlatformConfig(app, parseEnvironment(raw), raw.APP_VERSION);
+}
+
+function toPlatformConfig(app: AppName, env: Environment, version?: string): PlatformConfig {
+  return {
+    app: {
+      name: app,
+      environment: env.NODE_ENV,
+      production: env.NODE_ENV === NodeEnvironment.Production,
+      host: env.HOST,
+      port: env.PORT ?? DEFAULT_PORTS[app],
+      instanceId: env.INSTANCE_ID ?? `${hostname()}-${process.pid}`,
+      version: version ?? packageVersion(),
+      logLevel: env.LOG_LEVEL,
+      workerMode: env.WORKER_MODE,
+      bodyLimitBytes: env.HTTP_BODY_LIMIT_BYTES,
+      shutdownDelayMs: env.SHUTDOWN_DELAY_MS,
+      shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    },
+    database: {
+      url: env.DATABASE_URL,
+      host: env.DATABASE_HOST,
+      port: env.DATABASE_PORT,
+      user: env.DATABASE_USER,
+      password: env.DATABASE_PASSWORD,
+      name: env.DATABASE_NAME,
+      ssl: env.DATABASE_SSL,
+      poolSize: env.DATABASE_POOL_SIZE,
+      migrationsRun: env.DATABASE_MIGRATIONS_RUN,
+    },
+    redis: {
+      url: env.REDIS_URL,
+      host: env.REDIS_HOST,
+      port: env.REDIS_PORT,
+      password: env.REDIS_PASSWORD,
+      db: env.REDIS_DB,
+      keyPrefix: env.REDIS_KEY_PREFIX,
+    },
+    security: {
+      bootstrapApiKey: env.BOOTSTRAP_API_KEY ?? DEVELOPMENT_API_KEY,
+      bootstrapApiKeyIsDevelopmentDefault: env.BOOTSTRAP_API_KEY === undefined,
+      bootstrapTenant: env.BOOTSTRAP_TENANT,
+    },
+    throttle: {
+      ttlMs: env.THROTTLE_TTL_SECONDS * 1000,
+      defaultLimit: env.THROTTLE_DEFAULT_LIMIT,
+      messageLimit: env.THROTTLE_MESSAGE_LIMIT,
+    },
+  };
+}
+
+let cachedVersion: string | undefined;
+
+/** The version of the nearest package.json above this file (source and built output alike). */
+function packageVersion(): string {
+  if (cachedVersion !== undefined) return cachedVersion;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+        version?: string;
+      };
+      cachedVersion = pkg.version ?? '0.0.0';
+      return cachedVersion;
+    } catch {
+      const parent = dirname(dir);
+      if (parent === dir) return (cachedVersion = '0.0.0');
+      dir = parent;
+    }
+  }
+}

@@ -1,0 +1,3 @@
+export * from './health.controller.js';
+export * from './health.module.js';
+export * from './lifecycle-state.service.js';

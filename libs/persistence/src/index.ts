@@ -1,0 +1,7 @@
+export * from './data-source-options.js';
+export * from './database-lifecycle.service.js';
+export * from './database.health.js';
+export * from './ensure-database.js';
+export * from './entities/index.js';
+export * from './migration-runner.js';
+export * from './persistence.module.js';

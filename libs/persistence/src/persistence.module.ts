@@ -1,0 +1,32 @@
+import type { PlatformConfigService } from '@app/config';
+import { Global, Module } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { TerminusModule } from '@nestjs/terminus';
+import { DataSource } from 'typeorm';
+import { buildDataSourceOptions } from './data-source-options.js';
+import { DatabaseHealthIndicator } from './database.health.js';
+import { DatabaseLifecycle } from './database-lifecycle.service.js';
+
+/** One TypeORM DataSource per app, connected in the background by {@link DatabaseLifecycle}. */
+@Global()
+@Module({
+  imports: [TerminusModule],
+  providers: [
+    {
+      provide: DataSource,
+      inject: [ConfigService],
+      useFactory: (config: PlatformConfigService) => {
+        const app = config.get('app', { infer: true });
+        return new DataSource(
+          buildDataSourceOptions(config.get('database', { infer: true }), {
+            applicationName: `a2a-${app.name}`,
+          }),
+        );
+      },
+    },
+    DatabaseLifecycle,
+    DatabaseHealthIndicator,
+  ],
+  exports: [DataSource, DatabaseLifecycle, DatabaseHealthIndicator],
+})
+export class PersistenceModule {}

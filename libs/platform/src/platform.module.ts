@@ -1,0 +1,43 @@
+import { PlatformConfigModule, type PlatformConfig } from '@app/config';
+import { HealthModule } from '@app/health';
+import { MetricsModule } from '@app/metrics';
+import { PersistenceModule } from '@app/persistence';
+import { QueuesModule } from '@app/queues';
+import { RedisModule } from '@app/redis';
+import { ApiKeyGuard, SecurityModule } from '@app/security';
+import { TenantThrottlerGuard, ThrottlingModule } from '@app/throttling';
+import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { PlatformLoggerModule } from './logging.js';
+import { ProblemDetailsFilter } from './problem-details.filter.js';
+
+/**
+ * Everything an app of the platform stands on: validated config, JSON logs,
+ * PostgreSQL, Redis, queues, health, metrics, authentication and rate limits.
+ * Guards run in the order listed: authentication first, so that rate limits
+ * are counted per tenant.
+ */
+@Module({})
+export class PlatformModule {
+  static forRoot(config: PlatformConfig): DynamicModule {
+    return {
+      module: PlatformModule,
+      imports: [
+        PlatformConfigModule.forRoot(config),
+        PlatformLoggerModule,
+        PersistenceModule,
+        RedisModule,
+        QueuesModule.forRoot(),
+        HealthModule,
+        MetricsModule,
+        SecurityModule,
+        ThrottlingModule,
+      ],
+      providers: [
+        { provide: APP_GUARD, useExisting: ApiKeyGuard },
+        { provide: APP_GUARD, useExisting: TenantThrottlerGuard },
+        { provide: APP_FILTER, useClass: ProblemDetailsFilter },
+      ],
+    };
+  }
+}

@@ -1,0 +1,120 @@
+import { TooManyRequestsException } from '@app/throttling';
+import {
+  Catch,
+  HttpException,
+  HttpStatus,
+  Logger,
+  type ArgumentsHost,
+  type ExceptionFilter,
+} from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+
+/** RFC 9457 problem details: the error shape of every non-A2A HTTP route. */
+export interface ProblemDetails {
+  type: string;
+  title: string;
+  status: number;
+  detail?: string;
+  instance?: string;
+  errorId?: string;
+  errors?: string[];
+}
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+/** Builds the problem body for a status; internals never leave the process (5xx gets an error id). */
+export function toProblem(
+  status: number,
+  detail: string | undefined,
+  extra: Partial<ProblemDetails> = {},
+): ProblemDetails {
+  return {
+    type: 'about:blank',
+    title: STATUS_CODES[status] ?? 'Error',
+    status,
+    ...(detail !== undefined ? { detail } : {}),
+    ...extra,
+  };
+}
+
+/** Writes a problem response with the headers its status calls for. */
+export function sendProblem(
+  reply: FastifyReply,
+  problem: ProblemDetails,
+  retryAfterSeconds?: number,
+): void {
+  if (problem.status === 401) {
+    void reply.header('WWW-Authenticate', 'Bearer realm="a2a-platform"');
+  }
+  if (retryAfterSeconds !== undefined) void reply.header('Retry-After', String(retryAfterSeconds));
+  void reply.status(problem.status).header('Content-Type', PROBLEM_CONTENT_TYPE).send(problem);
+}
+
+function describeHttpException(exception: HttpException): {
+  detail?: string;
+  errors?: string[];
+  body?: object;
+} {
+  const response = exception.getResponse();
+  if (typeof response === 'string') return { detail: response };
+  const body = response as { message?: unknown; status?: unknown };
+  if (Array.isArray(body.message))
+    return { detail: 'The request is not valid', errors: body.message.map(String) };
+  if (typeof body.message === 'string') return { detail: body.message };
+  return { body: response };
+}
+
+/**
+ * The catch-all filter: known HTTP errors keep their status and message,
+ * anything else is logged with an error id and answered as a bare 500.
+ */
+@Catch()
+export class ProblemDetailsFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Errors');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    if (host.getType() !== 'http') throw exception;
+    const reply = host.switchToHttp().getResponse<FastifyReply>();
+    const request = host.switchToHttp().getRequest<FastifyRequest>();
+    if (reply.sent) return;
+
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      const { detail, errors, body } = describeHttpException(exception);
+      if (body !== undefined && status === 503) {
+        // Readiness answers keep Terminus' shape, which probes and dashboards expect.
+        void reply.status(status).header('Cache-Control', 'no-store').send(body);
+        return;
+      }
+      const retryAfter =
+        exception instanceof TooManyRequestsException ? exception.retryAfterSeconds : undefined;
+      sendProblem(
+        reply,
+        toProblem(status, detail, { instance: request.url, ...(errors ? { errors } : {}) }),
+        retryAfter,
+      );
+      return;
+    }
+
+    const fastifyStatus = (exception as { statusCode?: unknown }).statusCode;
+    if (typeof fastifyStatus === 'number' && fastifyStatus >= 400 && fastifyStatus < 500) {
+      sendProblem(
+        reply,
+        toProblem(fastifyStatus, (exception as Error).message, { instance: request.url }),
+      );
+      return;
+    }
+
+    const errorId = randomUUID();
+    this.logger.error({ err: exception, errorId }, `Unhandled error ${errorId}`);
+    sendProblem(
+      reply,
+      toProblem(HttpStatus.INTERNAL_SERVER_ERROR, 'An unexpected error occurred', {
+        errorId,
+        instance: request.url,
+      }),
+    );
+  }
+}

@@ -1,0 +1,57 @@
+import { Logger, type OnModuleInit } from '@nestjs/common';
+import { WorkerHost } from '@nestjs/bullmq';
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { JobPayloads } from './job-payloads.js';
+import { jobNamesOf, type JobName, type JobsOf, type QueueName } from './queue-names.js';
+
+export type JobHandler<J extends JobName> = (
+  payload: JobPayloads[J],
+  job: Job<JobPayloads[J]>,
+) => Promise<unknown>;
+
+/** One handler per job name of the queue: a missing one does not compile. */
+export type JobHandlers<Q extends QueueName> = { readonly [J in JobsOf<Q>]: JobHandler<J> };
+
+const claimedQueues = new Set<QueueName>();
+
+/**
+ * Base of every processor: it dispatches by job name and lets errors through,
+ * so BullMQ retries with the job's backoff and keeps the failure after the last
+ * attempt. A handler that wants no retry throws `UnrecoverableError`.
+ *
+ * ```ts
+ * @Processor(QueueName.AgentProbes)
+ * export class AgentProbeWorker extends QueueWorker<QueueName.AgentProbes> { ... }
+ * ```
+ */
+export abstract class QueueWorker<Q extends QueueName> extends WorkerHost implements OnModuleInit {
+  protected readonly logger = new Logger(this.constructor.name);
+  protected abstract readonly queue: Q;
+  protected abstract readonly handlers: JobHandlers<Q>;
+
+  onModuleInit(): void {
+    if (claimedQueues.has(this.queue)) {
+      throw new Error(`Queue "${this.queue}" has two processors in this process`);
+    }
+    const missing = jobNamesOf(this.queue).filter((name) => !(name in this.handlers));
+    if (missing.length > 0) {
+      throw new Error(`Processor of "${this.queue}" has no handler for: ${missing.join(', ')}`);
+    }
+    claimedQueues.add(this.queue);
+  }
+
+  async process(job: Job): Promise<unknown> {
+    const handler = (this.handlers as unknown as Record<string, JobHandler<JobName> | undefined>)[
+      job.name
+    ];
+    if (handler === undefined) {
+      throw new UnrecoverableError(`No handler for job "${job.name}" on queue "${this.queue}"`);
+    }
+    return handler(job.data as JobPayloads[JobName], job as Job<JobPayloads[JobName]>);
+  }
+
+  /** Lets a later module instance (tests, hot reload) claim the queue again. */
+  onApplicationShutdown(): void {
+    claimedQueues.delete(this.queue);
+  }
+}

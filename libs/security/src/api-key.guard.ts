@@ -1,0 +1,62 @@
+import {
+  Injectable,
+  ServiceUnavailableException,
+  UnauthorizedException,
+  type CanActivate,
+  type ExecutionContext,
+} from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { PinoLogger } from 'nestjs-pino';
+import { ApiKeyService } from './api-key.service.js';
+import type { AuthenticatedRequest } from './auth-context.js';
+import { IS_PUBLIC } from './public.decorator.js';
+
+/** Reads the key from `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
+export function readApiKey(headers: AuthenticatedRequest['headers']): string | undefined {
+  const authorization = headers.authorization;
+  if (typeof authorization === 'string') {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+    if (match) return match[1];
+  }
+  const apiKey = headers['x-api-key'];
+  return typeof apiKey === 'string' && apiKey.length > 0 ? apiKey.trim() : undefined;
+}
+
+/** Every route needs a valid key unless it is {@link Public}; sets `request.auth`. */
+@Injectable()
+export class ApiKeyGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly apiKeys: ApiKeyService,
+    private readonly logger: PinoLogger,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (context.getType() !== 'http') return true;
+    const isPublic = this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
+    if (isPublic) return true;
+
+    const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    const key = readApiKey(request.headers);
+    if (key === undefined)
+      throw new UnauthorizedException(
+        'Missing API key: send Authorization: Bearer <key> or X-API-Key',
+      );
+
+    let auth;
+    try {
+      auth = await this.apiKeys.authenticate(key);
+    } catch {
+      throw new ServiceUnavailableException(
+        'Credentials cannot be checked right now; retry shortly',
+      );
+    }
+    if (auth === undefined) throw new UnauthorizedException('Invalid or revoked API key');
+    request.auth = auth;
+    this.logger.assign({ tenantId: auth.tenantId });
+    return true;
+  }
+}

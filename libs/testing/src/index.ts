@@ -1,0 +1,5 @@
+export * from './database.js';
+export * from './spawned-app.js';
+export * from './test-app.js';
+export * from './test-config.js';
+export * from './wait-for.js';
