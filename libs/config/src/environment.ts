@@ -191,8 +191,9 @@ export class EnvironmentError extends Error {
   }
 }
 
-const describe = (error: ValidationError): string => {
-  const shown = typeof error.value === 'string' ? JSON.stringify(error.value) : String(error.value);
+const describe = (error: ValidationError, input: Record<string, string>): string => {
+  const raw = input[error.property];
+  const shown = raw === undefined ? 'nothing' : JSON.stringify(raw);
   const reasons = Object.values(error.constraints ?? {}).join('; ');
   return `${error.property}: ${reasons} (got ${shown})`;
 };
@@ -216,7 +217,7 @@ export function parseEnvironment(raw: Readonly<Record<string, string | undefined
   }
   const env = plainToInstance(Environment, input, { exposeDefaultValues: true });
   const errors = validateSync(env);
-  const problems = errors.map(describe);
+  const problems = errors.map((error) => describe(error, input));
   if (env.NODE_ENV === NodeEnvironment.Production && env.BOOTSTRAP_API_KEY === undefined) {
     problems.push('BOOTSTRAP_API_KEY: must be set when NODE_ENV=production (got undefined)');
   }

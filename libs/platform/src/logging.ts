@@ -35,7 +35,17 @@ export const PlatformLoggerModule = LoggerModule.forRootAsync({
           ],
           censor: '[redacted]',
         },
-        autoLogging: { ignore: (req: IncomingMessage) => QUIET_PATHS.test(req.url ?? '') },
+        // Nest's Fastify middleware rewrites req.url; originalUrl keeps the path.
+        autoLogging: {
+          ignore: (req: IncomingMessage & { originalUrl?: string }) =>
+            QUIET_PATHS.test(req.originalUrl ?? req.url ?? ''),
+        },
+        customLogLevel: (_req: IncomingMessage, res: { statusCode: number }, error?: Error) =>
+          error !== undefined || res.statusCode >= 500
+            ? 'error'
+            : res.statusCode >= 400
+              ? 'warn'
+              : 'info',
         serializers: {
           req: (req: { id: unknown; method: string; url: string }) => ({
             id: req.id,

@@ -36,9 +36,9 @@ export async function spawnApp(
   env: Record<string, string> = {},
   options: { waitUntil?: 'listening' | 'ready' | 'nothing' } = {},
 ): Promise<SpawnedApp> {
-  const port = env.PORT ? Number(env.PORT) : await freePort();
+  const port = await freePort();
   const child = spawn(process.execPath, [`dist/apps/${app}/src/main.js`], {
-    env: { ...process.env, HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env, PORT: String(port) },
+    env: { ...process.env, HOST: '127.0.0.1', LOG_LEVEL: 'info', PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

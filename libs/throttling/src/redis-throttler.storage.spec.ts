@@ -1,0 +1,66 @@
+import type { PlatformConfig } from '@app/config';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { ConfigService } from '@nestjs/config';
+import { Redis } from 'ioredis';
+import { randomUUID } from 'node:crypto';
+import { RedisThrottlerStorage } from './redis-throttler.storage.js';
+
+describe('RedisThrottlerStorage (real Redis)', () => {
+  const config = new ConfigService<PlatformConfig, true>({
+    redis: { keyPrefix: `${process.env.REDIS_KEY_PREFIX}-throttle` },
+  } as PlatformConfig);
+  const redis = new Redis({ host: '127.0.0.1', port: Number(process.env.REDIS_PORT ?? 6379) });
+  const offline = new Redis({
+    host: '127.0.0.1',
+    port: 1,
+    enableOfflineQueue: false,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+  });
+
+  afterAll(async () => {
+    await redis.quit();
+    offline.disconnect();
+  });
+
+  it('counts hits in a window and blocks past the limit until the block expires', async () => {
+    const storage = new RedisThrottlerStorage(redis, config);
+    const key = randomUUID();
+    const first = await storage.increment(key, 60_000, 2, 0, 'default');
+    expect(first).toMatchObject({ totalHits: 1, isBlocked: false, timeToExpire: 60 });
+    expect(await storage.increment(key, 60_000, 2, 0, 'default')).toMatchObject({
+      totalHits: 2,
+      isBlocked: false,
+    });
+    const third = await storage.increment(key, 60_000, 2, 0, 'default');
+    expect(third).toMatchObject({ totalHits: 3, isBlocked: true, timeToBlockExpire: 60 });
+    expect(await storage.increment(key, 60_000, 2, 0, 'other')).toMatchObject({
+      totalHits: 1,
+      isBlocked: false,
+    });
+  });
+
+  it('two storages (two replicas) share one counter', async () => {
+    const key = randomUUID();
+    const a = new RedisThrottlerStorage(redis, config);
+    const otherConnection = redis.duplicate();
+    const b = new RedisThrottlerStorage(otherConnection, config);
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        (i % 2 ? a : b).increment(key, 60_000, 100, 0, 'default'),
+      ),
+    );
+    expect((await a.increment(key, 60_000, 100, 0, 'default')).totalHits).toBe(11);
+    await otherConnection.quit();
+  });
+
+  it('lets requests through when Redis is away', async () => {
+    const storage = new RedisThrottlerStorage(offline, config);
+    expect(await storage.increment(randomUUID(), 60_000, 1, 0, 'default')).toEqual({
+      totalHits: 0,
+      timeToExpire: 0,
+      isBlocked: false,
+      timeToBlockExpire: 0,
+    });
+  });
+});
