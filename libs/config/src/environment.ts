@@ -21,9 +21,6 @@ export enum NodeEnvironment {
   Test = 'test',
 }
 
-export const WORKER_MODES = ['all', 'http', 'worker'] as const;
-export type WorkerMode = (typeof WORKER_MODES)[number];
-
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -68,9 +65,6 @@ export class Environment {
 
   @IsIn(LOG_LEVELS)
   LOG_LEVEL: LogLevel = 'info';
-
-  @IsIn(WORKER_MODES)
-  WORKER_MODE: WorkerMode = 'all';
 
   @Transform(toInteger)
   @IsInt()

@@ -9,7 +9,6 @@ describe('loadPlatformConfig', () => {
       name: 'orchestrator',
       port: 8001,
       host: '0.0.0.0',
-      workerMode: 'all',
     });
     expect(config.database).toMatchObject({
       host: '127.0.0.1',
@@ -44,7 +43,7 @@ describe('loadPlatformConfig', () => {
 
   it('names every bad variable at once', () => {
     const load = () =>
-      loadPlatformConfig('agent', { PORT: 'eighty', DATABASE_SSL: 'maybe', WORKER_MODE: 'both' });
+      loadPlatformConfig('agent', { PORT: 'eighty', DATABASE_SSL: 'maybe', LOG_LEVEL: 'loud' });
     expect(load).toThrow(EnvironmentError);
     try {
       load();
@@ -53,7 +52,7 @@ describe('loadPlatformConfig', () => {
       expect(problems).toContain('PORT');
       expect(problems).toContain('"eighty"');
       expect(problems).toContain('DATABASE_SSL');
-      expect(problems).toContain('WORKER_MODE');
+      expect(problems).toContain('LOG_LEVEL');
       expect((error as Error).message).toMatch(/^Invalid environment variables:/);
     }
   });

@@ -7,7 +7,6 @@ import {
   parseEnvironment,
   type Environment,
   type LogLevel,
-  type WorkerMode,
 } from './environment.js';
 
 export const APP_NAMES = ['agent', 'orchestrator', 'registry'] as const;
@@ -32,7 +31,6 @@ export interface AppConfig {
   readonly instanceId: string;
   readonly version: string;
   readonly logLevel: LogLevel;
-  readonly workerMode: WorkerMode;
   readonly bodyLimitBytes: number;
   readonly shutdownDelayMs: number;
   readonly shutdownTimeoutMs: number;
@@ -99,7 +97,6 @@ function toPlatformConfig(app: AppName, env: Environment, version?: string): Pla
       instanceId: env.INSTANCE_ID ?? `${hostname()}-${process.pid}`,
       version: version ?? packageVersion(),
       logLevel: env.LOG_LEVEL,
-      workerMode: env.WORKER_MODE,
       bodyLimitBytes: env.HTTP_BODY_LIMIT_BYTES,
       shutdownDelayMs: env.SHUTDOWN_DELAY_MS,
       shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
