@@ -10,6 +10,7 @@ export default tseslint.config(
       'node_modules/',
       '**/*.js',
       '**/*.cjs',
+      '**/*.mjs',
       'libs/persistence/src/migrations/*-*.ts',
     ],
   },
