@@ -1,15 +1,21 @@
+import { A2aModule } from '@app/a2a';
 import type { PlatformConfig } from '@app/config';
 import { PlatformModule } from '@app/platform';
 import { QueueName, QueuesModule } from '@app/queues';
 import { Module, type DynamicModule } from '@nestjs/common';
+import { selectAgents } from './agents/index.js';
 
-/** Hosts agent modules and serves each one over A2A. */
+/** Hosts the agent modules named in `AGENTS`, each served over A2A under `/agents/{name}`. */
 @Module({})
 export class AgentModule {
   static register(config: PlatformConfig): DynamicModule {
     return {
       module: AgentModule,
-      imports: [PlatformModule.forRoot(config), QueuesModule.register(QueueName.PushDeliveries)],
+      imports: [
+        PlatformModule.forRoot(config),
+        QueuesModule.register(QueueName.PushDeliveries),
+        A2aModule.forRoot({ agents: selectAgents(config.a2a.agents), mount: 'per-agent' }),
+      ],
     };
   }
 }

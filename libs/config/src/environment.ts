@@ -167,6 +167,28 @@ export class Environment {
   @Max(86_400)
   THROTTLE_TTL_SECONDS = 60;
 
+  @IsOptional()
+  @IsUrl({ protocols: ['http', 'https'], require_tld: false, require_protocol: true })
+  A2A_PUBLIC_URL?: string;
+
+  @IsString()
+  @Matches(/^\s*[a-z][a-z0-9-]*(\s*,\s*[a-z][a-z0-9-]*)*\s*$/, {
+    message: 'AGENTS must be a comma-separated list of agent names (e.g. "math,language")',
+  })
+  AGENTS = 'echo,math,language,slow';
+
+  @Transform(toInteger)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  A2A_MAX_PARTS = 64;
+
+  @Transform(toInteger)
+  @IsInt()
+  @Min(0)
+  @Max(86_400)
+  A2A_CARD_MAX_AGE_SECONDS = 300;
+
   @Transform(toInteger)
   @IsInt()
   @Min(1)
@@ -200,6 +222,7 @@ const VARIABLES: readonly string[] = [
   'REDIS_URL',
   'REDIS_PASSWORD',
   'BOOTSTRAP_API_KEY',
+  'A2A_PUBLIC_URL',
 ];
 
 /** Parses and validates the raw environment; throws {@link EnvironmentError} naming every bad variable. */

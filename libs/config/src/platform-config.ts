@@ -63,6 +63,16 @@ export interface SecurityConfig {
   readonly bootstrapTenant: string;
 }
 
+export interface A2aConfig {
+  /** Base URL clients reach this app at (cards advertise it); derived from the request when unset. */
+  readonly publicUrl?: string;
+  /** Agent modules the agent app serves, by name. */
+  readonly agents: readonly string[];
+  /** Most parts one message may carry. */
+  readonly maxParts: number;
+  readonly cardMaxAgeSeconds: number;
+}
+
 export interface ThrottleConfig {
   readonly ttlMs: number;
   readonly defaultLimit: number;
@@ -76,6 +86,7 @@ export interface PlatformConfig {
   readonly redis: RedisConfig;
   readonly security: SecurityConfig;
   readonly throttle: ThrottleConfig;
+  readonly a2a: A2aConfig;
 }
 
 /** Validates the raw environment once and splits it into typed namespaces. */
@@ -129,6 +140,12 @@ function toPlatformConfig(app: AppName, env: Environment, version?: string): Pla
       ttlMs: env.THROTTLE_TTL_SECONDS * 1000,
       defaultLimit: env.THROTTLE_DEFAULT_LIMIT,
       messageLimit: env.THROTTLE_MESSAGE_LIMIT,
+    },
+    a2a: {
+      publicUrl: env.A2A_PUBLIC_URL?.replace(/\/+$/, ''),
+      agents: [...new Set(env.AGENTS.split(',').map((name) => name.trim()))],
+      maxParts: env.A2A_MAX_PARTS,
+      cardMaxAgeSeconds: env.A2A_CARD_MAX_AGE_SECONDS,
     },
   };
 }

@@ -31,7 +31,15 @@ export async function bootstrap(
     process.exit(EXIT_CONFIG_ERROR);
   }
 
-  const app = await createPlatformApp(rootModule(config), config);
+  let module: DynamicModule;
+  try {
+    module = rootModule(config);
+  } catch (error) {
+    // The app's own start-up checks of its configuration (e.g. unknown agent names).
+    process.stderr.write(`${name}: ${(error as Error).message}\n`);
+    process.exit(EXIT_CONFIG_ERROR);
+  }
+  const app = await createPlatformApp(module, config);
   installGracefulShutdown(app, config);
   await app.listen({ port: config.app.port, host: config.app.host });
   app.get(Logger).log(`${name} listening on ${await app.getUrl()}`, 'Bootstrap');

@@ -66,6 +66,60 @@ function describeHttpException(exception: HttpException): {
   return { body: response };
 }
 
+/** Route config key: routes that must answer errors as JSON-RPC envelopes set it to 'jsonrpc'. */
+export const ERROR_SHAPE_CONFIG = 'errorShape';
+
+const JSON_RPC_PARSE_ERRORS = new Set([
+  'FST_ERR_CTP_INVALID_JSON_BODY',
+  'FST_ERR_CTP_EMPTY_JSON_BODY',
+]);
+
+/** A JSON-RPC error for a failure that happened before the request reached its handler. */
+function toJsonRpcError(status: number, detail: string | undefined, cause: unknown) {
+  const code = (cause as { code?: unknown } | undefined)?.code;
+  const reason = (name: string) => [
+    { '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: name, domain: 'a2a-platform' },
+  ];
+  if (typeof code === 'string' && JSON_RPC_PARSE_ERRORS.has(code)) {
+    return { code: -32700, message: 'Parse error: the body is not valid JSON' };
+  }
+  switch (status) {
+    case 401:
+    case 403:
+      return { code: -32600, message: detail ?? 'Unauthorized', data: reason('UNAUTHENTICATED') };
+    case 404:
+      return { code: -32601, message: detail ?? 'Not found', data: reason('NOT_FOUND') };
+    case 413:
+      return {
+        code: -32600,
+        message: detail ?? 'Request body too large',
+        data: reason('PAYLOAD_TOO_LARGE'),
+      };
+    case 415:
+      return { code: -32005, message: detail ?? 'Content type not supported' };
+    case 429:
+      return {
+        code: -32600,
+        message: detail ?? 'Rate limit exceeded',
+        data: reason('RATE_LIMITED'),
+      };
+    default:
+      return status < 500
+        ? { code: -32600, message: detail ?? 'Invalid request' }
+        : {
+            code: -32603,
+            message: 'Internal error',
+            data: reason(status === 503 ? 'UNAVAILABLE' : 'INTERNAL'),
+          };
+  }
+}
+
+function routeErrorShape(request: FastifyRequest): unknown {
+  return (request.routeOptions?.config as unknown as Record<string, unknown> | undefined)?.[
+    ERROR_SHAPE_CONFIG
+  ];
+}
+
 /**
  * The catch-all filter: known HTTP errors keep their status and message,
  * anything else is logged with an error id and answered as a bare 500.
@@ -79,6 +133,22 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
     const request = host.switchToHttp().getRequest<FastifyRequest>();
     if (reply.sent) return;
+
+    if (routeErrorShape(request) === 'jsonrpc') {
+      const status = exception instanceof HttpException ? exception.getStatus() : 500;
+      if (status >= 500)
+        this.logger.error({ err: exception }, 'Unhandled error on a JSON-RPC route');
+      const detail =
+        exception instanceof HttpException ? describeHttpException(exception).detail : undefined;
+      const cause = exception instanceof HttpException ? exception.cause : exception;
+      if (status === 401) void reply.header('WWW-Authenticate', 'Bearer realm="a2a-platform"');
+      if (exception instanceof TooManyRequestsException)
+        void reply.header('Retry-After', String(exception.retryAfterSeconds));
+      void reply
+        .status(status)
+        .send({ jsonrpc: '2.0', id: null, error: toJsonRpcError(status, detail, cause) });
+      return;
+    }
 
     if (exception instanceof HttpException) {
       const status = exception.getStatus();

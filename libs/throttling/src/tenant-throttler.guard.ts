@@ -4,7 +4,11 @@ import {
   type ThrottlerLimitDetail,
   type ThrottlerRequest,
 } from '@nestjs/throttler';
-import { IS_MESSAGE_ROUTE, MESSAGE_THROTTLER } from './throttle-names.js';
+import {
+  IS_MESSAGE_ROUTE,
+  MESSAGE_THROTTLER,
+  type MessageSendPredicate,
+} from './throttle-names.js';
 import { TooManyRequestsException } from './too-many-requests.exception.js';
 
 type ThrottledRequest = { auth?: { tenantId: string }; ip?: string };
@@ -32,11 +36,14 @@ export class TenantThrottlerGuard extends ThrottlerGuard {
 
   protected override async handleRequest(request: ThrottlerRequest): Promise<boolean> {
     if (request.throttler.name === MESSAGE_THROTTLER) {
-      const isMessageRoute = this.reflector.getAllAndOverride<boolean>(IS_MESSAGE_ROUTE, [
-        request.context.getHandler(),
-        request.context.getClass(),
-      ]);
-      if (!isMessageRoute) return true;
+      const messageRoute = this.reflector.getAllAndOverride<
+        boolean | MessageSendPredicate | undefined
+      >(IS_MESSAGE_ROUTE, [request.context.getHandler(), request.context.getClass()]);
+      const counts =
+        typeof messageRoute === 'function'
+          ? messageRoute(request.context.switchToHttp().getRequest<{ body?: unknown }>())
+          : messageRoute === true;
+      if (!counts) return true;
     }
     return super.handleRequest(request);
   }

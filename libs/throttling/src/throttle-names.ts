@@ -7,6 +7,14 @@ export const MESSAGE_THROTTLER = 'message';
 
 export const IS_MESSAGE_ROUTE = 'a2a:message-route';
 
-/** Puts a route under the per-tenant message budget as well as the default one. */
-export const MessageSendRoute = (): MethodDecorator & ClassDecorator =>
-  SetMetadata(IS_MESSAGE_ROUTE, true);
+/** Decides, for a route that serves several operations, whether this request sends a message. */
+export type MessageSendPredicate = (request: { body?: unknown }) => boolean;
+
+/**
+ * Puts a route under the per-tenant message budget as well as the default
+ * one; with a predicate, only the requests it picks (a JSON-RPC route serves
+ * SendMessage and GetTask alike).
+ */
+export const MessageSendRoute = (
+  predicate?: MessageSendPredicate,
+): MethodDecorator & ClassDecorator => SetMetadata(IS_MESSAGE_ROUTE, predicate ?? true);

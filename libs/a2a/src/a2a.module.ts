@@ -1,0 +1,36 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { RouterModule } from '@nestjs/core';
+import { A2A_MODULE_OPTIONS, type A2aModuleOptions } from './a2a.options.js';
+import { A2A_AGENT_TYPES, AgentCatalog } from './agent/agent-catalog.service.js';
+import { TaskWriteBuffer } from './stores/task-write-buffer.js';
+import { AgentCardController } from './transport/agent-card.controller.js';
+import { AgentResolver } from './transport/agent-resolver.js';
+import { JsonRpcController } from './transport/jsonrpc.controller.js';
+
+/**
+ * Serves A2A agents: give it the `@A2aAgent()` classes and it builds each
+ * one's card, stores and request handler, and routes the card and the
+ * JSON-RPC binding to them (under `/agents/{name}` or at the root).
+ */
+@Module({})
+export class A2aModule {
+  static forRoot(options: A2aModuleOptions): DynamicModule {
+    return {
+      module: A2aModule,
+      imports:
+        options.mount === 'per-agent'
+          ? [RouterModule.register([{ path: 'agents/:agent', module: A2aModule }])]
+          : [],
+      controllers: [AgentCardController, JsonRpcController],
+      providers: [
+        { provide: A2A_MODULE_OPTIONS, useValue: options },
+        { provide: A2A_AGENT_TYPES, useValue: options.agents },
+        ...options.agents,
+        TaskWriteBuffer,
+        AgentCatalog,
+        AgentResolver,
+      ],
+      exports: [AgentCatalog],
+    };
+  }
+}

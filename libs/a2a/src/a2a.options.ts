@@ -1,0 +1,19 @@
+import type { AgentExecutor } from '@a2a-js/sdk/server';
+import type { Type } from '@nestjs/common';
+
+export const A2A_MODULE_OPTIONS = Symbol('A2A_MODULE_OPTIONS');
+
+export interface A2aModuleOptions {
+  /** Classes decorated with `@A2aAgent()`. */
+  readonly agents: ReadonlyArray<Type<AgentExecutor>>;
+  /**
+   * `per-agent`: each agent under `/agents/{name}` (the agent app).
+   * `root`: one agent at the app's root (the orchestrator).
+   */
+  readonly mount: 'per-agent' | 'root';
+}
+
+/** Path prefix of an agent's endpoints. */
+export function agentBasePath(options: A2aModuleOptions, name: string): string {
+  return options.mount === 'per-agent' ? `/agents/${name}` : '';
+}

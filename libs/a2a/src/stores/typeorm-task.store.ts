@@ -1,0 +1,139 @@
+import { Task, TaskState, type ListTasksRequest, type ListTasksResponse } from '@a2a-js/sdk';
+import { RequestMalformedError } from '@a2a-js/sdk/errors';
+import type { ServerCallContext, TaskStore } from '@a2a-js/sdk/server';
+import type { DataSource } from 'typeorm';
+import { scopeOf } from '../transport/call-context.js';
+import { isSettled } from './task-states.js';
+import type { TaskWriteBuffer } from './task-write-buffer.js';
+
+const DEFAULT_PAGE_SIZE = 50;
+
+type Cursor = { readonly at: string; readonly id: string };
+
+function encodeCursor(cursor: Cursor): string {
+  return Buffer.from(JSON.stringify([cursor.at, cursor.id]), 'utf8').toString('base64url');
+}
+
+function decodeCursor(token: string): Cursor {
+  try {
+    const [at, id] = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as [
+      unknown,
+      unknown,
+    ];
+    if (typeof at === 'string' && typeof id === 'string' && !Number.isNaN(Date.parse(at)))
+      return { at, id };
+  } catch {
+    // fall through
+  }
+  throw new RequestMalformedError('pageToken is not a token this server issued');
+}
+
+/**
+ * Tasks of one hosted agent in PostgreSQL, scoped by tenant, caller and agent:
+ * a task of another scope is simply not found. Writes go through the shared
+ * {@link TaskWriteBuffer}.
+ */
+export class TypeOrmTaskStore implements TaskStore {
+  constructor(
+    private readonly agent: string,
+    private readonly dataSource: DataSource,
+    private readonly buffer: TaskWriteBuffer,
+  ) {}
+
+  async save(task: Task, context: ServerCallContext): Promise<void> {
+    const { tenantId, owner } = scopeOf(context);
+    const state = task.status?.state ?? TaskState.TASK_STATE_SUBMITTED;
+    const firstSave = !this.buffer.isKnown(task.id) && !(await this.exists(task.id));
+    await this.buffer.write(
+      {
+        id: task.id,
+        tenantId,
+        owner,
+        agent: this.agent,
+        contextId: task.contextId,
+        state: TaskState[state],
+        statusTimestamp: task.status?.timestamp ? new Date(task.status.timestamp) : new Date(),
+        task: Task.toJSON(task) as Record<string, unknown>,
+      },
+      firstSave || isSettled(state),
+    );
+  }
+
+  async load(taskId: string, context: ServerCallContext): Promise<Task | undefined> {
+    const { tenantId, owner } = scopeOf(context);
+    const pending = this.buffer.peek(taskId);
+    if (pending !== undefined) {
+      const inScope =
+        pending.tenantId === tenantId && pending.owner === owner && pending.agent === this.agent;
+      return inScope ? Task.fromJSON(pending.task) : undefined;
+    }
+    const rows = await this.dataSource.query<Array<{ task: Record<string, unknown> }>>(
+      'SELECT task FROM a2a_tasks WHERE id = $1 AND tenant_id = $2 AND owner = $3 AND agent = $4',
+      [taskId, tenantId, owner, this.agent],
+    );
+    return rows.length > 0 ? Task.fromJSON(rows[0].task) : undefined;
+  }
+
+  async list(params: ListTasksRequest, context: ServerCallContext): Promise<ListTasksResponse> {
+    const { tenantId, owner } = scopeOf(context);
+    const pageSize = params.pageSize ?? DEFAULT_PAGE_SIZE;
+    await this.buffer.flush();
+
+    const filters = ['tenant_id = $1', 'owner = $2', 'agent = $3'];
+    const values: unknown[] = [tenantId, owner, this.agent];
+    const add = (sql: (placeholder: string) => string, value: unknown) => {
+      values.push(value);
+      filters.push(sql(`$${values.length}`));
+    };
+    if (params.contextId) add((p) => `context_id = ${p}`, params.contextId);
+    if (params.status !== undefined && params.status !== TaskState.TASK_STATE_UNSPECIFIED) {
+      add((p) => `state = ${p}`, TaskState[params.status]);
+    }
+    if (params.statusTimestampAfter)
+      add((p) => `status_timestamp > ${p}`, new Date(params.statusTimestampAfter));
+    const countFilters = filters.join(' AND ');
+    const countValues = [...values];
+    if (params.pageToken) {
+      const cursor = decodeCursor(params.pageToken);
+      values.push(new Date(cursor.at), cursor.id);
+      filters.push(`(status_timestamp, id) < ($${values.length - 1}, $${values.length})`);
+    }
+    values.push(pageSize + 1);
+    const [rows, counted] = await Promise.all([
+      this.dataSource.query<
+        Array<{ id: string; status_timestamp: Date; task: Record<string, unknown> }>
+      >(
+        `SELECT id, status_timestamp, task FROM a2a_tasks WHERE ${filters.join(' AND ')}
+         ORDER BY status_timestamp DESC, id DESC LIMIT $${values.length}`,
+        values,
+      ),
+      this.dataSource.query<Array<{ total: string }>>(
+        `SELECT count(*) AS total FROM a2a_tasks WHERE ${countFilters}`,
+        countValues,
+      ),
+    ]);
+    const page = rows.slice(0, pageSize);
+    const last = page.at(-1);
+    const tasks = page.map((row) => {
+      const task = Task.fromJSON(row.task);
+      if (params.includeArtifacts !== true) task.artifacts = [];
+      return task;
+    });
+    return {
+      tasks,
+      pageSize,
+      totalSize: Number(counted[0]?.total ?? 0),
+      nextPageToken:
+        rows.length > pageSize && last
+          ? encodeCursor({ at: last.status_timestamp.toISOString(), id: last.id })
+          : '',
+    };
+  }
+
+  private async exists(taskId: string): Promise<boolean> {
+    const rows = await this.dataSource.query<unknown[]>('SELECT 1 FROM a2a_tasks WHERE id = $1', [
+      taskId,
+    ]);
+    return rows.length > 0;
+  }
+}

@@ -1,0 +1,61 @@
+import { Extensions } from '@a2a-js/sdk';
+import { ServerCallContext, type User } from '@a2a-js/sdk/server';
+import type { AuthContext } from '@app/security';
+
+/** The platform principal as the SDK sees it: always authenticated, named by its API key id. */
+export class PlatformUser implements User {
+  constructor(readonly auth: AuthContext) {}
+
+  get isAuthenticated(): boolean {
+    return true;
+  }
+
+  get userName(): string {
+    return this.auth.apiKeyId;
+  }
+}
+
+export const A2A_VERSION_HEADER = 'a2a-version';
+export const A2A_EXTENSIONS_HEADER = 'a2a-extensions';
+export const LEGACY_EXTENSIONS_HEADER = 'x-a2a-extensions';
+
+function header(
+  headers: Record<string, string | string[] | undefined>,
+  name: string,
+): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value.join(',') : value;
+}
+
+/**
+ * The SDK call context of one request: tenant and caller come from the
+ * platform's authentication (never from the payload), the protocol version
+ * and extensions from the transport headers.
+ */
+export function buildCallContext(
+  auth: AuthContext,
+  headers: Record<string, string | string[] | undefined>,
+  legacy: boolean,
+): ServerCallContext {
+  const extensions = legacy
+    ? (header(headers, LEGACY_EXTENSIONS_HEADER) ?? header(headers, A2A_EXTENSIONS_HEADER))
+    : header(headers, A2A_EXTENSIONS_HEADER);
+  return new ServerCallContext({
+    user: new PlatformUser(auth),
+    tenant: auth.tenantId,
+    requestedVersion: header(headers, A2A_VERSION_HEADER),
+    requestedExtensions: Extensions.parseServiceParameter(extensions),
+  });
+}
+
+/** The scope every stored object of a request belongs to. */
+export interface TaskScope {
+  readonly tenantId: string;
+  readonly owner: string;
+}
+
+export function scopeOf(context: ServerCallContext): TaskScope {
+  const user = context.user;
+  if (!(user instanceof PlatformUser)) throw new Error('A2A call without platform credentials');
+  return { tenantId: user.auth.tenantId, owner: user.auth.apiKeyId };
+}
