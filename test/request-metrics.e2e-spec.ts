@@ -13,8 +13,14 @@ class ProbeA2aController {
     return body;
   }
 
+  /** Not an A2A route: its errors take the platform's problem shape. */
+  @Post('plain')
+  plain(@Body() body: unknown): unknown {
+    return body;
+  }
+
   @Post('jsonrpc')
-  @A2aRoute()
+  @A2aRoute('unknown', 'jsonrpc')
   rpc(@Body() body: { method: string }, @Req() request: A2aMetricsRequest): unknown {
     request.a2aMethod = body.method;
     request.a2aStatus = body.method === 'GetTask' ? 'task_not_found' : 'ok';
@@ -96,7 +102,7 @@ describe('request metrics and limits', () => {
   });
 
   it('answers an oversized body with 413 in the problem shape and keeps serving', async () => {
-    const response = await fetch(`${platform.url}/probe-a2a/message:send`, {
+    const response = await fetch(`${platform.url}/probe-a2a/plain`, {
       method: 'POST',
       headers: key,
       body: JSON.stringify({ text: 'x'.repeat(10_000) }),
@@ -108,12 +114,32 @@ describe('request metrics and limits', () => {
   });
 
   it('answers malformed JSON with 400 in the problem shape', async () => {
-    const response = await fetch(`${platform.url}/probe-a2a/message:send`, {
+    const response = await fetch(`${platform.url}/probe-a2a/plain`, {
       method: 'POST',
       headers: key,
       body: '{"a":',
     });
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({ status: 400, title: 'Bad Request' });
+  });
+
+  it('an A2A route answers the same failures in its binding shape', async () => {
+    const tooLarge = await fetch(`${platform.url}/probe-a2a/message:send`, {
+      method: 'POST',
+      headers: key,
+      body: JSON.stringify({ text: 'x'.repeat(10_000) }),
+    });
+    expect(tooLarge.status).toBe(413);
+    expect(await tooLarge.json()).toMatchObject({
+      error: { code: 413, status: 'INVALID_ARGUMENT' },
+    });
+
+    const rpc = await fetch(`${platform.url}/probe-a2a/jsonrpc`, {
+      method: 'POST',
+      headers: key,
+      body: '{"a":',
+    });
+    expect(rpc.status).toBe(400);
+    expect(await rpc.json()).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32700 } });
   });
 });

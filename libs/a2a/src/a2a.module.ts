@@ -5,7 +5,9 @@ import { A2A_AGENT_TYPES, AgentCatalog } from './agent/agent-catalog.service.js'
 import { TaskWriteBuffer } from './stores/task-write-buffer.js';
 import { AgentCardController } from './transport/agent-card.controller.js';
 import { AgentResolver } from './transport/agent-resolver.js';
+import { A2aContentTypes } from './transport/content-types.js';
 import { JsonRpcController } from './transport/jsonrpc.controller.js';
+import { RestController } from './transport/rest.controller.js';
 
 /**
  * Serves A2A agents: give it the `@A2aAgent()` classes and it builds each
@@ -21,7 +23,7 @@ export class A2aModule {
         options.mount === 'per-agent'
           ? [RouterModule.register([{ path: 'agents/:agent', module: A2aModule }])]
           : [],
-      controllers: [AgentCardController, JsonRpcController],
+      controllers: [AgentCardController, JsonRpcController, RestController],
       providers: [
         { provide: A2A_MODULE_OPTIONS, useValue: options },
         { provide: A2A_AGENT_TYPES, useValue: options.agents },
@@ -29,6 +31,7 @@ export class A2aModule {
         TaskWriteBuffer,
         AgentCatalog,
         AgentResolver,
+        A2aContentTypes,
       ],
       exports: [AgentCatalog],
     };

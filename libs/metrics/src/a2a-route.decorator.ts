@@ -9,9 +9,9 @@ const ERROR_SHAPE_CONFIG = 'errorShape';
 /**
  * Marks a route as an A2A operation. `method` names the operation when the
  * route serves one (HTTP+JSON); a route that serves many (JSON-RPC) sets
- * `request.a2aMethod` itself once it has read the envelope. JSON-RPC routes
- * also answer errors raised before their handler (401, 413, 429, unparsable
- * JSON) as JSON-RPC envelopes.
+ * `request.a2aMethod` itself once it has read the envelope. Errors raised
+ * before the handler (401, 413, 429, unparsable JSON) are answered in the
+ * binding's own shape: a JSON-RPC envelope, or the HTTP+JSON error body.
  */
 export const A2aRoute = (
   method = 'unknown',
@@ -19,5 +19,5 @@ export const A2aRoute = (
 ): MethodDecorator =>
   RouteConfig({
     [A2A_ROUTE_CONFIG]: method,
-    ...(binding === 'jsonrpc' ? { [ERROR_SHAPE_CONFIG]: 'jsonrpc' } : {}),
+    [ERROR_SHAPE_CONFIG]: binding === 'jsonrpc' ? 'jsonrpc' : 'a2a-rest',
   });

@@ -114,6 +114,30 @@ function toJsonRpcError(status: number, detail: string | undefined, cause: unkno
   }
 }
 
+const GRPC_STATUS: Readonly<Record<number, string>> = {
+  400: 'INVALID_ARGUMENT',
+  401: 'UNAUTHENTICATED',
+  403: 'PERMISSION_DENIED',
+  404: 'NOT_FOUND',
+  409: 'ALREADY_EXISTS',
+  413: 'INVALID_ARGUMENT',
+  415: 'INVALID_ARGUMENT',
+  429: 'RESOURCE_EXHAUSTED',
+  503: 'UNAVAILABLE',
+};
+
+/** The A2A HTTP+JSON error body (google.rpc.Status) for a failure before the handler. */
+function toA2aRestError(status: number, detail: string | undefined) {
+  return {
+    error: {
+      code: status,
+      status: GRPC_STATUS[status] ?? (status < 500 ? 'INVALID_ARGUMENT' : 'INTERNAL'),
+      message: status < 500 ? (detail ?? STATUS_CODES[status] ?? 'Error') : 'Internal error',
+      details: [],
+    },
+  };
+}
+
 function routeErrorShape(request: FastifyRequest): unknown {
   return (request.routeOptions?.config as unknown as Record<string, unknown> | undefined)?.[
     ERROR_SHAPE_CONFIG
@@ -134,19 +158,22 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     const request = host.switchToHttp().getRequest<FastifyRequest>();
     if (reply.sent) return;
 
-    if (routeErrorShape(request) === 'jsonrpc') {
+    const shape = routeErrorShape(request);
+    if (shape === 'jsonrpc' || shape === 'a2a-rest') {
       const status = exception instanceof HttpException ? exception.getStatus() : 500;
-      if (status >= 500)
-        this.logger.error({ err: exception }, 'Unhandled error on a JSON-RPC route');
+      if (status >= 500) this.logger.error({ err: exception }, 'Unhandled error on an A2A route');
       const detail =
         exception instanceof HttpException ? describeHttpException(exception).detail : undefined;
       const cause = exception instanceof HttpException ? exception.cause : exception;
       if (status === 401) void reply.header('WWW-Authenticate', 'Bearer realm="a2a-platform"');
-      if (exception instanceof TooManyRequestsException)
+      if (exception instanceof TooManyRequestsException) {
         void reply.header('Retry-After', String(exception.retryAfterSeconds));
-      void reply
-        .status(status)
-        .send({ jsonrpc: '2.0', id: null, error: toJsonRpcError(status, detail, cause) });
+      }
+      const body =
+        shape === 'jsonrpc'
+          ? { jsonrpc: '2.0', id: null, error: toJsonRpcError(status, detail, cause) }
+          : toA2aRestError(status, detail);
+      void reply.status(status).header('Content-Type', 'application/json').send(body);
       return;
     }
 

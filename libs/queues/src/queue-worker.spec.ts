@@ -64,6 +64,7 @@ describe('queues (real Redis)', () => {
   });
 
   afterAll(async () => {
+    await worker.worker.close();
     await queue.obliterate({ force: true });
     await moduleRef.close();
   });

@@ -3,6 +3,7 @@ import {
   ClientFactory,
   DefaultAgentCardResolver,
   JsonRpcTransportFactory,
+  RestTransportFactory,
   type Client,
 } from '@a2a-js/sdk/client';
 import { randomUUID } from 'node:crypto';
@@ -16,15 +17,30 @@ export function fetchWithKey(key: string): typeof fetch {
   };
 }
 
-/** The SDK's own client for the agent at `baseUrl`, over JSON-RPC, authenticated with `key`. */
-export async function connectJsonRpc(baseUrl: string, key: string): Promise<Client> {
+export type A2aBinding = 'JSONRPC' | 'HTTP+JSON';
+
+/** The SDK's own client for the agent at `baseUrl`, over one binding, authenticated with `key`. */
+export async function connectAgent(
+  baseUrl: string,
+  key: string,
+  binding: A2aBinding = 'JSONRPC',
+): Promise<Client> {
   const fetchImpl = fetchWithKey(key);
   const factory = new ClientFactory({
-    transports: [new JsonRpcTransportFactory({ fetchImpl })],
+    transports: [
+      binding === 'JSONRPC'
+        ? new JsonRpcTransportFactory({ fetchImpl })
+        : new RestTransportFactory({ fetchImpl }),
+    ],
     cardResolver: new DefaultAgentCardResolver({ fetchImpl }),
   });
   // The SDK resolves the card path relative to the base URL: keep its last segment.
   return factory.createFromUrl(baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`);
+}
+
+/** The SDK's own client over JSON-RPC. */
+export function connectJsonRpc(baseUrl: string, key: string): Promise<Client> {
+  return connectAgent(baseUrl, key, 'JSONRPC');
 }
 
 export function userMessage(text: string, extra: Partial<Message> = {}): Message {

@@ -41,7 +41,9 @@ export class TenantThrottlerGuard extends ThrottlerGuard {
       >(IS_MESSAGE_ROUTE, [request.context.getHandler(), request.context.getClass()]);
       const counts =
         typeof messageRoute === 'function'
-          ? messageRoute(request.context.switchToHttp().getRequest<{ body?: unknown }>())
+          ? messageRoute(
+              request.context.switchToHttp().getRequest<{ body?: unknown; params?: unknown }>(),
+            )
           : messageRoute === true;
       if (!counts) return true;
     }

@@ -8,7 +8,7 @@ export const MESSAGE_THROTTLER = 'message';
 export const IS_MESSAGE_ROUTE = 'a2a:message-route';
 
 /** Decides, for a route that serves several operations, whether this request sends a message. */
-export type MessageSendPredicate = (request: { body?: unknown }) => boolean;
+export type MessageSendPredicate = (request: { body?: unknown; params?: unknown }) => boolean;
 
 /**
  * Puts a route under the per-tenant message budget as well as the default

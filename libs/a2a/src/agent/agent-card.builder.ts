@@ -8,12 +8,14 @@ export const A2A_LEGACY_PROTOCOL_VERSION = '0.3';
 export const A2A_PATHS = {
   card: '/.well-known/agent-card.json',
   jsonRpc: '/a2a/jsonrpc',
+  rest: '/a2a/rest',
 } as const;
 
 /**
  * Builds the Agent Card (an SDK object) for an agent served at `baseUrl`,
  * through its ProtoJSON wire form so that every field the SDK expects is set.
- * The card lists the JSON-RPC interface for v1.0 and again for v0.3 clients,
+ * The card lists the JSON-RPC interface (v1.0, and again for v0.3 clients)
+ * and the HTTP+JSON interface,
  * and the platform's two ways to authenticate.
  */
 export function buildAgentCard(options: A2aAgentOptions, baseUrl: string): AgentCard {
@@ -24,6 +26,11 @@ export function buildAgentCard(options: A2aAgentOptions, baseUrl: string): Agent
     version: options.version,
     supportedInterfaces: [
       { url: jsonRpcUrl, protocolBinding: 'JSONRPC', protocolVersion: A2A_PROTOCOL_VERSION },
+      {
+        url: `${baseUrl}${A2A_PATHS.rest}`,
+        protocolBinding: 'HTTP+JSON',
+        protocolVersion: A2A_PROTOCOL_VERSION,
+      },
       { url: jsonRpcUrl, protocolBinding: 'JSONRPC', protocolVersion: A2A_LEGACY_PROTOCOL_VERSION },
     ],
     ...(options.provider ? { provider: options.provider } : {}),
