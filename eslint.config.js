@@ -56,7 +56,7 @@ export default tseslint.config(
   },
   {
     // Cross-app end-to-end tests boot the apps' root modules.
-    files: ['test/**/*.ts', 'apps/*/test/**/*.ts'],
+    files: ['test/**/*.ts', 'apps/*/test/**/*.ts', 'docs/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
