@@ -37,6 +37,8 @@ class RedisClientCloser implements OnApplicationShutdown {
         const client = new Redis(
           buildRedisOptions(config.get('redis', { infer: true }), {
             enableOfflineQueue: false,
+            // Commands issued in the same tick (rate limits, caches) share one round trip.
+            enableAutoPipelining: true,
             maxRetriesPerRequest: 1,
             connectionName: `a2a-${config.get('app', { infer: true }).name}`,
           }),

@@ -16,69 +16,79 @@ export interface TaskRow {
 }
 
 type Waiter = { resolve: () => void; reject: (error: unknown) => void };
+type Entry = { row: TaskRow; waiters: Waiter[] };
 
 const COALESCE_WINDOW_MS = 15;
 const MAX_BATCH = 500;
+const MAX_CONCURRENT_FLUSHES = 4;
 const COLUMNS = 8;
 const KNOWN_TASKS_LIMIT = 100_000;
+const MAX_IN_FLIGHT = 10_000;
 
 /**
  * Group commit for task writes. The SDK saves a task after every event; most
  * of those saves are intermediate states that nobody else reads before the
  * next one. Here:
- * - a save that must be durable (a task's first save, a terminal or
- *   interrupted state) waits for the next flush;
+ * - a save that must be durable waits for the flush that writes it;
  * - any other save is acknowledged at once and coalesced: only the latest
  *   version of a task within the window is written;
- * - one flush writes every pending task, of every request, in one upsert.
- * Until its row is written, a task is served from memory to this process.
+ * - a flush writes the pending tasks of every request in one upsert, and a
+ *   few flushes run side by side (never two with the same task, so a newer
+ *   version is never overtaken by an older one).
+ * Tasks this process is executing are also served from memory: the SDK
+ * re-reads a task before every event.
  */
 @Injectable()
 export class TaskWriteBuffer implements OnApplicationShutdown {
   private readonly logger = new Logger(TaskWriteBuffer.name);
-  private pending = new Map<string, TaskRow>();
-  private waiters: Waiter[] = [];
-  private flushing?: Promise<void>;
+  private readonly pending = new Map<string, Entry>();
+  private readonly flushingIds = new Set<string>();
+  private readonly activeFlushes = new Set<Promise<void>>();
+  private readonly inFlight = new Map<string, TaskRow>();
+  private readonly known = new Set<string>();
   private timer?: NodeJS.Timeout;
-  private immediate = false;
+  private immediateScheduled = false;
   private failures = 0;
 
   constructor(private readonly dataSource: DataSource) {}
-
-  private readonly known = new Set<string>();
 
   /** Whether this process has already saved the task (so its row exists or is about to). */
   isKnown(id: string): boolean {
     return this.known.has(id);
   }
 
-  /** The not-yet-written version of a task, if any. */
+  /** The latest version of a task this process is writing or executing, if any. */
   peek(id: string): TaskRow | undefined {
-    return this.pending.get(id);
+    return this.pending.get(id)?.row ?? this.inFlight.get(id);
   }
 
-  write(row: TaskRow, durable: boolean): Promise<void> {
-    this.pending.set(row.id, row);
-    if (this.known.size >= KNOWN_TASKS_LIMIT) this.known.clear();
-    this.known.add(row.id);
+  /**
+   * Queues the latest version of a task. `durable`: resolve only once it is
+   * written. `settled`: the task has reached a terminal or interrupted state,
+   * so it leaves the in-memory set once written.
+   */
+  write(row: TaskRow, durable: boolean, settled: boolean): Promise<void> {
+    const entry = this.pending.get(row.id);
+    if (entry) entry.row = row;
+    else this.pending.set(row.id, { row, waiters: [] });
+    this.remember(row, settled);
     if (!durable) {
       this.schedule(false);
       return Promise.resolve();
     }
     return new Promise<void>((resolve, reject) => {
-      this.waiters.push({ resolve, reject });
+      this.pending.get(row.id)?.waiters.push({ resolve, reject });
       this.schedule(true);
     });
   }
 
-  /** Writes everything pending now (before a listing, and at shutdown). */
+  /** Writes everything queued so far (before a listing, and at shutdown). */
   async flush(): Promise<void> {
-    while (this.flushing) await this.flushing;
-    if (this.pending.size === 0) return;
-    await new Promise<void>((resolve, reject) => {
-      this.waiters.push({ resolve, reject });
-      this.schedule(true);
-    });
+    const written = [...this.pending.values()].map(
+      (entry) => new Promise<void>((resolve, reject) => entry.waiters.push({ resolve, reject })),
+    );
+    if (written.length > 0) this.schedule(true);
+    await Promise.all([...written, ...this.activeFlushes]);
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -88,48 +98,78 @@ export class TaskWriteBuffer implements OnApplicationShutdown {
     });
   }
 
+  private remember(row: TaskRow, settled: boolean): void {
+    if (this.known.size >= KNOWN_TASKS_LIMIT) this.known.clear();
+    this.known.add(row.id);
+    this.inFlight.delete(row.id);
+    if (settled) return;
+    this.inFlight.set(row.id, row);
+    // An executor that died without settling its task must not pin it for ever.
+    if (this.inFlight.size > MAX_IN_FLIGHT)
+      this.inFlight.delete(this.inFlight.keys().next().value as string);
+  }
+
   private schedule(now: boolean): void {
-    if (now) this.immediate = true;
-    if (this.flushing) return;
-    if (this.immediate) {
+    if (now) {
+      if (this.immediateScheduled) return;
+      this.immediateScheduled = true;
       if (this.timer) clearTimeout(this.timer);
       this.timer = undefined;
-      setImmediate(() => this.startFlush());
-    } else if (!this.timer) {
-      this.timer = setTimeout(() => this.startFlush(), COALESCE_WINDOW_MS);
+      setImmediate(() => {
+        this.immediateScheduled = false;
+        this.startFlushes();
+      });
+    } else if (!this.timer && !this.immediateScheduled) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.startFlushes();
+      }, COALESCE_WINDOW_MS);
     }
   }
 
-  private startFlush(): void {
-    if (this.flushing || (this.pending.size === 0 && this.waiters.length === 0)) return;
-    this.timer = undefined;
-    this.immediate = false;
-    const rows = [...this.pending.values()].slice(0, MAX_BATCH);
-    const waiters = rows.length === this.pending.size ? this.waiters.splice(0) : [];
-    for (const row of rows) this.pending.delete(row.id);
-    this.flushing = this.writeRows(rows).then(
-      () => {
-        this.failures = 0;
-        waiters.forEach((waiter) => waiter.resolve());
-      },
-      async (error: unknown) => {
-        // Put back what a newer save has not replaced, tell the waiting callers, back off.
-        for (const row of rows) if (!this.pending.has(row.id)) this.pending.set(row.id, row);
-        waiters.forEach((waiter) => waiter.reject(error));
-        this.failures++;
-        this.logger.warn(`Writing ${rows.length} task(s) failed: ${(error as Error).message}`);
-        await sleep(Math.min(50 * 2 ** this.failures, 2_000));
-      },
-    );
-    void this.flushing.finally(() => {
-      this.flushing = undefined;
-      if (this.pending.size > 0 || this.waiters.length > 0)
-        this.schedule(this.waiters.length > 0 || this.immediate);
-    });
+  private startFlushes(): void {
+    while (this.activeFlushes.size < MAX_CONCURRENT_FLUSHES) {
+      const batch: Array<[string, Entry]> = [];
+      for (const [id, entry] of this.pending) {
+        if (this.flushingIds.has(id)) continue;
+        batch.push([id, entry]);
+        if (batch.length >= MAX_BATCH) break;
+      }
+      if (batch.length === 0) return;
+      for (const [id] of batch) {
+        this.pending.delete(id);
+        this.flushingIds.add(id);
+      }
+      const flush = this.writeBatch(batch).finally(() => {
+        this.activeFlushes.delete(flush);
+        for (const [id] of batch) this.flushingIds.delete(id);
+        if (this.pending.size > 0) {
+          const waiting = [...this.pending.values()].some((entry) => entry.waiters.length > 0);
+          this.schedule(waiting);
+        }
+      });
+      this.activeFlushes.add(flush);
+    }
+  }
+
+  private async writeBatch(batch: Array<[string, Entry]>): Promise<void> {
+    try {
+      await this.writeRows(batch.map(([, entry]) => entry.row));
+      this.failures = 0;
+      for (const [, entry] of batch) entry.waiters.forEach((waiter) => waiter.resolve());
+    } catch (error) {
+      // Tell the waiting callers; keep the rows (unless a newer version came) for the next flush.
+      for (const [id, entry] of batch) {
+        entry.waiters.forEach((waiter) => waiter.reject(error));
+        if (!this.pending.has(id)) this.pending.set(id, { row: entry.row, waiters: [] });
+      }
+      this.failures++;
+      this.logger.warn(`Writing ${batch.length} task(s) failed: ${(error as Error).message}`);
+      await sleep(Math.min(50 * 2 ** this.failures, 2_000));
+    }
   }
 
   private async writeRows(rows: readonly TaskRow[]): Promise<void> {
-    if (rows.length === 0) return;
     const values: unknown[] = [];
     const tuples = rows.map((row, index) => {
       values.push(

@@ -2,7 +2,7 @@ import { Task, TaskState, type ListTasksRequest, type ListTasksResponse } from '
 import { RequestMalformedError } from '@a2a-js/sdk/errors';
 import type { ServerCallContext, TaskStore } from '@a2a-js/sdk/server';
 import type { DataSource } from 'typeorm';
-import { scopeOf } from '../transport/call-context.js';
+import { CALLER_AWAITS_SETTLED, scopeOf } from '../transport/call-context.js';
 import { isSettled } from './task-states.js';
 import type { TaskWriteBuffer } from './task-write-buffer.js';
 
@@ -43,7 +43,10 @@ export class TypeOrmTaskStore implements TaskStore {
   async save(task: Task, context: ServerCallContext): Promise<void> {
     const { tenantId, owner } = scopeOf(context);
     const state = task.status?.state ?? TaskState.TASK_STATE_SUBMITTED;
-    const firstSave = !this.buffer.isKnown(task.id) && !(await this.exists(task.id));
+    // A task this process has not saved yet may be new: make it durable before anyone is told
+    // of it, unless the only one who can be told is a caller waiting for the task to settle.
+    const revealedEarly = context.state.get(CALLER_AWAITS_SETTLED) !== true;
+    const firstSave = !this.buffer.isKnown(task.id) && revealedEarly;
     await this.buffer.write(
       {
         id: task.id,
@@ -56,6 +59,7 @@ export class TypeOrmTaskStore implements TaskStore {
         task: Task.toJSON(task) as Record<string, unknown>,
       },
       firstSave || isSettled(state),
+      isSettled(state),
     );
   }
 
@@ -128,12 +132,5 @@ export class TypeOrmTaskStore implements TaskStore {
           ? encodeCursor({ at: last.status_timestamp.toISOString(), id: last.id })
           : '',
     };
-  }
-
-  private async exists(taskId: string): Promise<boolean> {
-    const rows = await this.dataSource.query<unknown[]>('SELECT 1 FROM a2a_tasks WHERE id = $1', [
-      taskId,
-    ]);
-    return rows.length > 0;
   }
 }

@@ -59,3 +59,16 @@ export function scopeOf(context: ServerCallContext): TaskScope {
   if (!(user instanceof PlatformUser)) throw new Error('A2A call without platform credentials');
   return { tenantId: user.auth.tenantId, owner: user.auth.apiKeyId };
 }
+
+/**
+ * Set on the context of a blocking SendMessage: the caller learns of the task
+ * only once it has settled, so its intermediate saves need not be durable.
+ */
+export const CALLER_AWAITS_SETTLED = 'a2a.callerAwaitsSettled';
+
+/** Whether a SendMessage request (v1.0 or v0.3 wire form) blocks until the task settles. */
+export function isBlockingSend(params: unknown, legacy: boolean): boolean {
+  const configuration = (params as { configuration?: Record<string, unknown> } | undefined)
+    ?.configuration;
+  return legacy ? configuration?.blocking !== false : configuration?.returnImmediately !== true;
+}

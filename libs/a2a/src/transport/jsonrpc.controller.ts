@@ -11,6 +11,8 @@ import { A2A_LEGACY_PROTOCOL_VERSION } from '../agent/agent-card.builder.js';
 import { BASE_URL_STATE_KEY } from '../agent/hosted-agent.js';
 import { AgentResolver } from './agent-resolver.js';
 import {
+  CALLER_AWAITS_SETTLED,
+  isBlockingSend,
   A2A_EXTENSIONS_HEADER,
   A2A_VERSION_HEADER,
   LEGACY_EXTENSIONS_HEADER,
@@ -118,6 +120,9 @@ export class JsonRpcController {
       (version === undefined && envelope.method.includes('/'));
     const context = buildCallContext(auth, request.headers, legacy);
     context.state.set(BASE_URL_STATE_KEY, baseUrl);
+    if (request.a2aMethod === 'SendMessage' && isBlockingSend(envelope.params, legacy)) {
+      context.state.set(CALLER_AWAITS_SETTLED, true);
+    }
     const mapError = (error: unknown) =>
       legacy
         ? LegacyJsonRpcTransportHandler.mapToLegacyJSONRPCError(error)

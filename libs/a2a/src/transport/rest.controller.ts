@@ -27,7 +27,12 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Gauge } from 'prom-client';
 import { BASE_URL_STATE_KEY, type HostedAgent } from '../agent/hosted-agent.js';
 import { AgentResolver } from './agent-resolver.js';
-import { A2A_EXTENSIONS_HEADER, buildCallContext } from './call-context.js';
+import {
+  A2A_EXTENSIONS_HEADER,
+  CALLER_AWAITS_SETTLED,
+  buildCallContext,
+  isBlockingSend,
+} from './call-context.js';
 
 type Params = {
   agent?: string;
@@ -118,6 +123,7 @@ export class RestController {
     return this.run(request, reply, auth, 'SendMessage', async (agent, context) => {
       if (action !== 'message:send')
         throw new UnsupportedOperationError(`Unknown operation "${action ?? ''}"`);
+      if (isBlockingSend(request.body, false)) context.state.set(CALLER_AWAITS_SETTLED, true);
       const result = await agent.requestHandler.sendMessage(this.sendParams(request), context);
       return ok(SendMessageResponse, {
         payload:
