@@ -1,8 +1,9 @@
-import { A2aModule } from '@app/a2a';
+import { A2aModule, type AgentDirectory, type AnnouncedAgent } from '@app/a2a';
 import { PlatformModule } from '@app/platform';
 import {
   artifactsText,
   connectAgent,
+  freePort,
   isTask,
   startTestApp,
   testConfig,
@@ -15,11 +16,36 @@ import { Module } from '@nestjs/common';
 import { readFileSync } from 'node:fs';
 import { GreetingAgent } from '../docs/examples/greeting.agent.js';
 
+/** Records what the announcer tells it; stands where the registry client will. */
+const announcements: Array<{
+  instanceId: string;
+  agents?: readonly AnnouncedAgent[];
+  withdrawn?: boolean;
+}> = [];
+class RecordingDirectory implements AgentDirectory {
+  announce(instanceId: string, agents: readonly AnnouncedAgent[]): Promise<void> {
+    announcements.push({ instanceId, agents });
+    return Promise.resolve();
+  }
+
+  withdraw(instanceId: string): Promise<void> {
+    announcements.push({ instanceId, withdrawn: true });
+    return Promise.resolve();
+  }
+}
+
 describe('docs/adding-an-agent.md', () => {
   let platform: TestApp;
+  let publicUrl: string;
 
   beforeAll(async () => {
-    const config = testConfig('agent');
+    const port = await freePort();
+    publicUrl = `http://127.0.0.1:${port}`;
+    const config = testConfig('agent', {
+      INSTANCE_ID: 'docs-agent-1',
+      PORT: String(port),
+      A2A_PUBLIC_URL: publicUrl,
+    });
     @Module({})
     class GreetingHostModule {}
     platform = await startTestApp(
@@ -27,7 +53,11 @@ describe('docs/adding-an-agent.md', () => {
         module: GreetingHostModule,
         imports: [
           PlatformModule.forRoot(config),
-          A2aModule.forRoot({ agents: [GreetingAgent], mount: 'per-agent' }),
+          A2aModule.forRoot({
+            agents: [GreetingAgent],
+            mount: 'per-agent',
+            directory: RecordingDirectory,
+          }),
         ],
       },
       config,
@@ -36,6 +66,19 @@ describe('docs/adding-an-agent.md', () => {
 
   afterAll(async () => {
     await platform.close();
+    expect(announcements.at(-1)).toEqual({ instanceId: 'docs-agent-1', withdrawn: true });
+  });
+
+  it('announces the served agents to the directory at start-up', () => {
+    expect(announcements[0]).toEqual({
+      instanceId: 'docs-agent-1',
+      agents: [
+        {
+          name: 'greeting',
+          cardUrl: `${publicUrl}/agents/greeting/.well-known/agent-card.json`,
+        },
+      ],
+    });
   });
 
   it('shows the example agent exactly as it is in docs/examples', () => {

@@ -30,9 +30,15 @@ import {
 } from '@app/testing';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { AgentModule } from '../src/agent.module.js';
 
 const KEY = 'dev-local-key';
+
+/** The SDK client reports an error inside an SSE stream as a plain Error whose cause is the A2A error. */
+const notFoundError = (error: unknown) =>
+  error instanceof TaskNotFoundError ? error : (error as { cause?: unknown } | undefined)?.cause;
 
 /** The code a binding put on the wire: the JSON-RPC error code, or the HTTP status. */
 const wireCode = (error: unknown) =>
@@ -452,6 +458,10 @@ describe('agent app over A2A', () => {
             statusTimestampAfter: undefined,
           });
           expect(listed.tasks).toEqual([]);
+          const subscribed = await collect(
+            intruder.resubscribeTask({ tenant: '', id: task.id }),
+          ).catch((caught: unknown) => caught);
+          expect(notFoundError(subscribed)).toBeInstanceOf(TaskNotFoundError);
           await expect(
             send(
               intruder,
@@ -656,6 +666,28 @@ describe('agent app over A2A', () => {
       expect(badUrl.body.error?.code).toBe(-32602);
     });
 
+    it('a stream that fails before its first event is still an event stream for an event-stream reader', async () => {
+      const response = await fetch(`${base('slow')}/a2a/jsonrpc`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'text/event-stream',
+          'a2a-version': '1.0',
+          'x-api-key': KEY,
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 7,
+          method: 'SubscribeToTask',
+          params: { id: randomUUID() },
+        }),
+      });
+      expect(response.headers.get('content-type')).toContain('text/event-stream');
+      const text = await response.text();
+      const event = JSON.parse(text.replace(/^data: /, '').trim()) as RpcBody;
+      expect(event).toMatchObject({ jsonrpc: '2.0', id: 7, error: { code: -32001 } });
+    });
+
     it('unparsable JSON is -32700', async () => {
       const response = await rpc('math', '{"jsonrpc": "2.0",');
       expect(response.body).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32700 } });
@@ -680,6 +712,80 @@ describe('agent app over A2A', () => {
       );
       expect(response.body.error?.code).toBe(-32009);
     });
+  });
+
+  it('push notifications: each event of a task with a config reaches its webhook with the token', async () => {
+    const received: Array<{ token: string | undefined; body: string }> = [];
+    let status = 200;
+    const webhook = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+      request.on('end', () => {
+        received.push({
+          token: request.headers['x-a2a-notification-token'] as string | undefined,
+          body,
+        });
+        response.writeHead(status).end();
+      });
+    });
+    await new Promise<void>((resolve) => webhook.listen(0, '127.0.0.1', resolve));
+    const { port } = webhook.address() as AddressInfo;
+    const metric = async (outcome: string) => {
+      const text = await (await fetch(`${platform.url}/metrics`)).text();
+      const line = text
+        .split('\n')
+        .find(
+          (candidate) =>
+            candidate.startsWith('a2a_push_deliveries_total{') &&
+            candidate.includes(`outcome="${outcome}"`),
+        );
+      return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+    };
+    try {
+      const deliveredBefore = await metric('delivered');
+      const result = await jsonRpcMath.sendMessage({
+        tenant: '',
+        message: userMessage('Calculate 8*8'),
+        configuration: {
+          acceptedOutputModes: [],
+          returnImmediately: false,
+          taskPushNotificationConfig: TaskPushNotificationConfig.fromJSON({
+            url: `http://127.0.0.1:${port}/hook`,
+            token: 'hook-token',
+          }),
+        },
+        metadata: undefined,
+      });
+      if (!isTask(result)) throw new Error('expected a task');
+      await waitFor(
+        () => received.some((delivery) => delivery.body.includes('TASK_STATE_COMPLETED')),
+        { what: 'the final notification' },
+      );
+      expect(received.every((delivery) => delivery.token === 'hook-token')).toBe(true);
+      expect(received.every((delivery) => delivery.body.includes(result.id))).toBe(true);
+      expect(await metric('delivered')).toBeGreaterThanOrEqual(deliveredBefore + received.length);
+
+      status = 500;
+      const rejectedBefore = await metric('rejected');
+      await jsonRpcMath.sendMessage({
+        tenant: '',
+        message: userMessage('Calculate 9*9'),
+        configuration: {
+          acceptedOutputModes: [],
+          returnImmediately: false,
+          taskPushNotificationConfig: TaskPushNotificationConfig.fromJSON({
+            url: `http://127.0.0.1:${port}/hook`,
+            token: 'hook-token',
+          }),
+        },
+        metadata: undefined,
+      });
+      await waitFor(async () => (await metric('rejected')) > rejectedBefore, {
+        what: 'a refused delivery to be counted',
+      });
+    } finally {
+      webhook.close();
+    }
   });
 
   it('records A2A metrics by method', async () => {

@@ -2,6 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { RouterModule } from '@nestjs/core';
 import { A2A_MODULE_OPTIONS, type A2aModuleOptions } from './a2a.options.js';
 import { A2A_AGENT_TYPES, AgentCatalog } from './agent/agent-catalog.service.js';
+import { AGENT_DIRECTORY, AgentAnnouncer, NoAgentDirectory } from './agent/agent-directory.js';
 import { TaskWriteBuffer } from './stores/task-write-buffer.js';
 import { AgentCardController } from './transport/agent-card.controller.js';
 import { AgentResolver } from './transport/agent-resolver.js';
@@ -31,6 +32,8 @@ export class A2aModule {
         TaskWriteBuffer,
         AgentCatalog,
         AgentResolver,
+        { provide: AGENT_DIRECTORY, useClass: options.directory ?? NoAgentDirectory },
+        AgentAnnouncer,
         A2aContentTypes,
       ],
       exports: [AgentCatalog],

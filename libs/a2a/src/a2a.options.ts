@@ -1,5 +1,6 @@
 import type { AgentExecutor } from '@a2a-js/sdk/server';
 import type { Type } from '@nestjs/common';
+import type { AgentDirectory } from './agent/agent-directory.js';
 
 export const A2A_MODULE_OPTIONS = Symbol('A2A_MODULE_OPTIONS');
 
@@ -11,6 +12,8 @@ export interface A2aModuleOptions {
    * `root`: one agent at the app's root (the orchestrator).
    */
   readonly mount: 'per-agent' | 'root';
+  /** Where to announce the served agents; by default nowhere (no registry). */
+  readonly directory?: Type<AgentDirectory>;
 }
 
 /** Path prefix of an agent's endpoints. */

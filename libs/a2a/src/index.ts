@@ -9,3 +9,5 @@ export * from './transport/call-context.js';
 export * from './transport/jsonrpc-methods.js';
 export * from './agent/task-publisher.js';
 export * from './agent/running-tasks.js';
+export * from './agent/agent-directory.js';
+export * from './push/push-notification.sender.js';

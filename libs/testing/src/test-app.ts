@@ -10,14 +10,14 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** Boots an app module in this process exactly as `main.ts` does, on a random port. */
+/** Boots an app module in this process exactly as `main.ts` does, on the configured port (0: a random one). */
 export async function startTestApp(
   module: DynamicModule,
   config: PlatformConfig,
   options: { waitForDatabase?: boolean } = {},
 ): Promise<TestApp> {
   const app = await createPlatformApp(module, config);
-  await app.listen({ port: 0, host: '127.0.0.1' });
+  await app.listen({ port: config.app.port, host: '127.0.0.1' });
   if (options.waitForDatabase ?? true) await app.get(DatabaseLifecycle).whenReady();
   const address = app.getHttpServer().address();
   if (address === null || typeof address === 'string')

@@ -4,7 +4,7 @@ import { InjectMetric, MetricName } from '@app/metrics';
 import { Inject, Injectable, Logger, type OnModuleInit, type Type } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { ModuleRef } from '@nestjs/core';
-import type { Gauge } from 'prom-client';
+import type { Counter, Gauge } from 'prom-client';
 import { DataSource } from 'typeorm';
 import { TaskWriteBuffer } from '../stores/task-write-buffer.js';
 import { agentOptionsOf } from './a2a-agent.decorator.js';
@@ -25,6 +25,7 @@ export class AgentCatalog implements OnModuleInit {
     @Inject(ConfigService) private readonly config: PlatformConfigService,
     @Inject(A2A_AGENT_TYPES) private readonly types: ReadonlyArray<Type<AgentExecutor>>,
     @InjectMetric(MetricName.A2aActiveTasks) private readonly activeTasks: Gauge<'agent'>,
+    @InjectMetric(MetricName.A2aPushDeliveries) private readonly pushDeliveries: Counter<'outcome'>,
   ) {}
 
   onModuleInit(): void {
@@ -43,6 +44,7 @@ export class AgentCatalog implements OnModuleInit {
           writeBuffer: this.writeBuffer,
           limits: { maxParts: a2a.maxParts },
           activeTasks: this.activeTasks,
+          pushDeliveries: this.pushDeliveries,
           defaultBaseUrl: `${base}/agents/${options.name}`,
         }),
       );

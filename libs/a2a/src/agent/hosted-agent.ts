@@ -1,8 +1,5 @@
 import { AgentCard } from '@a2a-js/sdk';
-import {
-  createLegacyAwarePushNotificationSender,
-  LegacyJsonRpcTransportHandler,
-} from '@a2a-js/sdk/compat/v0_3/server';
+import { LegacyJsonRpcTransportHandler } from '@a2a-js/sdk/compat/v0_3/server';
 import {
   DefaultExecutionEventBusManager,
   DefaultRequestHandler,
@@ -13,7 +10,8 @@ import {
   type ServerCallContext,
 } from '@a2a-js/sdk/server';
 import { createHash } from 'node:crypto';
-import type { Gauge } from 'prom-client';
+import type { Counter, Gauge } from 'prom-client';
+import { PushNotificationDispatcher } from '../push/push-notification.sender.js';
 import type { DataSource } from 'typeorm';
 import { GuardedRequestHandler, type RequestLimits } from '../transport/guarded-request-handler.js';
 import type { TaskWriteBuffer } from '../stores/task-write-buffer.js';
@@ -58,6 +56,7 @@ export interface HostedAgentDependencies {
   readonly writeBuffer: TaskWriteBuffer;
   readonly limits: RequestLimits;
   readonly activeTasks: Gauge<'agent'>;
+  readonly pushDeliveries: Counter<'outcome'>;
   /** Base URL used where no request tells it (the request handler's own card). */
   readonly defaultBaseUrl: string;
 }
@@ -91,7 +90,10 @@ export class HostedAgent {
       new MeasuredExecutor(executor, options.name, dependencies.activeTasks),
       new DefaultExecutionEventBusManager(),
       pushStore,
-      createLegacyAwarePushNotificationSender(pushStore, { timeout: 10_000 }),
+      new PushNotificationDispatcher(pushStore, {
+        timeoutMs: 10_000,
+        deliveries: dependencies.pushDeliveries,
+      }),
       (context: ServerCallContext) =>
         Promise.resolve(this.cardAt(baseUrlOf(context, dependencies.defaultBaseUrl))),
     );

@@ -168,11 +168,19 @@ export class JsonRpcController {
     try {
       first = await stream.next();
     } catch (error) {
-      return this.reply(request, reply, {
-        jsonrpc: '2.0',
-        id,
-        error: mapError(error) as JsonRpcResponse['error'],
+      const response = { jsonrpc: '2.0', id, error: mapError(error) as JsonRpcResponse['error'] };
+      if (!String(request.headers.accept ?? '').includes('text/event-stream'))
+        return this.reply(request, reply, response);
+      // A caller that asked for an event stream gets one, even when it holds only the error
+      // (the SDK's own handlers answer plain JSON here, which event-stream readers cannot parse).
+      request.a2aStatus = `error_${Math.abs(response.error?.code ?? 0)}`;
+      reply.hijack();
+      reply.raw.writeHead(200, {
+        ...SSE_HEADERS,
+        ...(reply.getHeaders() as Record<string, string>),
       });
+      reply.raw.end(formatSSEEvent(response));
+      return;
     }
     request.a2aStatus = 'ok';
     reply.hijack();
