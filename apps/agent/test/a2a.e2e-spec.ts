@@ -198,6 +198,13 @@ describe('agent app over A2A', () => {
         expect(math.transport.protocolName).toBe(binding);
       });
 
+      it('GetExtendedAgentCard: the SDK client fetches the extended card for an authenticated caller', async () => {
+        const card = await math.getAgentCard();
+        expect(card.name).toBe('Math Agent');
+        expect(card.capabilities?.extendedAgentCard).toBe(true);
+        expect(card.supportedInterfaces.map((entry) => entry.protocolBinding)).toContain(binding);
+      });
+
       describe('SendMessage', () => {
         it('blocking: the math agent completes a task with the result as text and data', async () => {
           const task = await sendTask(math, userMessage('Calculate 2+2'));
