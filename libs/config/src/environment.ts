@@ -171,6 +171,56 @@ export class Environment {
   @IsUrl({ protocols: ['http', 'https'], require_tld: false, require_protocol: true })
   A2A_PUBLIC_URL?: string;
 
+  @IsOptional()
+  @IsUrl({ protocols: ['http', 'https'], require_tld: false, require_protocol: true })
+  REGISTRY_URL?: string;
+
+  @IsOptional()
+  @IsString()
+  @MinLength(8)
+  REGISTRY_API_KEY?: string;
+
+  @Transform(toInteger)
+  @IsInt()
+  @Min(2)
+  @Max(3600)
+  REGISTRY_HEARTBEAT_TTL_SECONDS = 30;
+
+  @Transform(toInteger)
+  @IsInt()
+  @Min(1)
+  @Max(3600)
+  REGISTRY_HEARTBEAT_INTERVAL_SECONDS = 10;
+
+  @Transform(toInteger)
+  @IsInt()
+  @Min(10)
+  @Max(7 * 86_400)
+  REGISTRY_REMOVE_AFTER_SECONDS = 300;
+
+  @Transform(toInteger)
+  @IsInt()
+  @Min(1)
+  @Max(3600)
+  REGISTRY_PROBE_INTERVAL_SECONDS = 15;
+
+  @Transform(toInteger)
+  @IsInt()
+  @Min(0)
+  @Max(300)
+  REGISTRY_CACHE_TTL_SECONDS = 5;
+
+  @IsOptional()
+  @Transform(toBoolean)
+  @IsBoolean()
+  REGISTRY_ALLOW_PRIVATE_URLS?: boolean;
+
+  @Transform(toInteger)
+  @IsInt()
+  @Min(1024)
+  @Max(4 * 1024 * 1024)
+  REGISTRY_MAX_CARD_BYTES = 256 * 1024;
+
   @IsString()
   @Matches(/^\s*[a-z][a-z0-9-]*(\s*,\s*[a-z][a-z0-9-]*)*\s*$/, {
     message: 'AGENTS must be a comma-separated list of agent names (e.g. "math,language")',
@@ -223,6 +273,9 @@ const VARIABLES: readonly string[] = [
   'REDIS_PASSWORD',
   'BOOTSTRAP_API_KEY',
   'A2A_PUBLIC_URL',
+  'REGISTRY_URL',
+  'REGISTRY_API_KEY',
+  'REGISTRY_ALLOW_PRIVATE_URLS',
 ];
 
 /** Parses and validates the raw environment; throws {@link EnvironmentError} naming every bad variable. */

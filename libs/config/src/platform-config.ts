@@ -73,6 +73,21 @@ export interface A2aConfig {
   readonly cardMaxAgeSeconds: number;
 }
 
+export interface RegistryConfig {
+  /** Where the registry is, for apps that register or discover agents; unset: no registry. */
+  readonly url?: string;
+  /** Key apps use at the registry (defaults to the bootstrap key). */
+  readonly apiKey: string;
+  readonly heartbeatTtlSeconds: number;
+  readonly heartbeatIntervalSeconds: number;
+  readonly removeAfterSeconds: number;
+  readonly probeIntervalSeconds: number;
+  readonly cacheTtlSeconds: number;
+  /** Whether card URLs may point at loopback, private or link-local addresses. */
+  readonly allowPrivateUrls: boolean;
+  readonly maxCardBytes: number;
+}
+
 export interface ThrottleConfig {
   readonly ttlMs: number;
   readonly defaultLimit: number;
@@ -87,6 +102,7 @@ export interface PlatformConfig {
   readonly security: SecurityConfig;
   readonly throttle: ThrottleConfig;
   readonly a2a: A2aConfig;
+  readonly registry: RegistryConfig;
 }
 
 /** Validates the raw environment once and splits it into typed namespaces. */
@@ -146,6 +162,18 @@ function toPlatformConfig(app: AppName, env: Environment, version?: string): Pla
       agents: [...new Set(env.AGENTS.split(',').map((name) => name.trim()))],
       maxParts: env.A2A_MAX_PARTS,
       cardMaxAgeSeconds: env.A2A_CARD_MAX_AGE_SECONDS,
+    },
+    registry: {
+      url: env.REGISTRY_URL?.replace(/\/+$/, ''),
+      apiKey: env.REGISTRY_API_KEY ?? env.BOOTSTRAP_API_KEY ?? DEVELOPMENT_API_KEY,
+      heartbeatTtlSeconds: env.REGISTRY_HEARTBEAT_TTL_SECONDS,
+      heartbeatIntervalSeconds: env.REGISTRY_HEARTBEAT_INTERVAL_SECONDS,
+      removeAfterSeconds: env.REGISTRY_REMOVE_AFTER_SECONDS,
+      probeIntervalSeconds: env.REGISTRY_PROBE_INTERVAL_SECONDS,
+      cacheTtlSeconds: env.REGISTRY_CACHE_TTL_SECONDS,
+      // Local development runs agents on loopback; production refuses it unless told.
+      allowPrivateUrls: env.REGISTRY_ALLOW_PRIVATE_URLS ?? env.NODE_ENV !== NodeEnvironment.Production,
+      maxCardBytes: env.REGISTRY_MAX_CARD_BYTES,
     },
   };
 }

@@ -1,12 +1,20 @@
 import { A2aPushConfigEntity } from './a2a-push-config.entity.js';
 import { A2aTaskEntity } from './a2a-task.entity.js';
+import { AgentRegistrationEntity } from './agent-registration.entity.js';
 import { ApiKeyEntity } from './api-key.entity.js';
 import { TenantEntity } from './tenant.entity.js';
 
 export { A2aPushConfigEntity } from './a2a-push-config.entity.js';
 export { A2aTaskEntity } from './a2a-task.entity.js';
+export { AgentRegistrationEntity, RegistrationStatus } from './agent-registration.entity.js';
 export { ApiKeyEntity, ApiKeyRole } from './api-key.entity.js';
 export { TenantEntity } from './tenant.entity.js';
 
 /** Every entity of the platform; the DataSource and the drift check both use this list. */
-export const ENTITIES = [TenantEntity, ApiKeyEntity, A2aTaskEntity, A2aPushConfigEntity];
+export const ENTITIES = [
+  TenantEntity,
+  ApiKeyEntity,
+  A2aTaskEntity,
+  A2aPushConfigEntity,
+  AgentRegistrationEntity,
+];
