@@ -172,7 +172,8 @@ function toPlatformConfig(app: AppName, env: Environment, version?: string): Pla
       probeIntervalSeconds: env.REGISTRY_PROBE_INTERVAL_SECONDS,
       cacheTtlSeconds: env.REGISTRY_CACHE_TTL_SECONDS,
       // Local development runs agents on loopback; production refuses it unless told.
-      allowPrivateUrls: env.REGISTRY_ALLOW_PRIVATE_URLS ?? env.NODE_ENV !== NodeEnvironment.Production,
+      allowPrivateUrls:
+        env.REGISTRY_ALLOW_PRIVATE_URLS ?? env.NODE_ENV !== NodeEnvironment.Production,
       maxCardBytes: env.REGISTRY_MAX_CARD_BYTES,
     },
   };
