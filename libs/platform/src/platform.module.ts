@@ -6,8 +6,8 @@ import { QueuesModule } from '@app/queues';
 import { RedisModule } from '@app/redis';
 import { ApiKeyGuard, SecurityModule } from '@app/security';
 import { TenantThrottlerGuard, ThrottlingModule } from '@app/throttling';
-import { Module, type DynamicModule } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { Module, ValidationPipe, type DynamicModule } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { PlatformLoggerModule } from './logging.js';
 import { ProblemDetailsFilter } from './problem-details.filter.js';
 
@@ -37,6 +37,10 @@ export class PlatformModule {
         { provide: APP_GUARD, useExisting: ApiKeyGuard },
         { provide: APP_GUARD, useExisting: TenantThrottlerGuard },
         { provide: APP_FILTER, useClass: ProblemDetailsFilter },
+        {
+          provide: APP_PIPE,
+          useValue: new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }),
+        },
       ],
     };
   }

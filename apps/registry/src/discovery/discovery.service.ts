@@ -1,0 +1,157 @@
+import { InjectMetric, MetricName } from '@app/metrics';
+import type { AuthContext } from '@app/security';
+import { Injectable, NotFoundException } from '@nestjs/common';
+import type { Counter, Histogram } from 'prom-client';
+import { DataSource } from 'typeorm';
+import { DiscoveryCache } from './discovery-cache.js';
+import type { DiscoveryQuery } from './discovery.query.js';
+
+export interface DiscoveredInstance {
+  readonly id: string;
+  readonly url: string;
+  readonly cardUrl: string;
+  readonly status: string;
+  readonly latencyMs: number | null;
+  readonly lastHeartbeatAt: string;
+}
+
+/** One agent (a card name in a tenant) with the instances that serve it. */
+export interface DiscoveredAgent {
+  readonly name: string;
+  readonly tenantId: string;
+  readonly shared: boolean;
+  readonly card: Record<string, unknown>;
+  readonly instances: DiscoveredInstance[];
+}
+
+export interface DiscoveryResult {
+  readonly agents: DiscoveredAgent[];
+  readonly page: number;
+  readonly pageSize: number;
+  readonly total: number;
+}
+
+interface InstanceRow {
+  id: string;
+  tenant_id: string;
+  shared: boolean;
+  agent_name: string;
+  url: string;
+  card_url: string;
+  status: string;
+  latency_ms: number | null;
+  last_heartbeat_at: Date;
+  card: Record<string, unknown>;
+  total: string;
+}
+
+/**
+ * Finds agents a tenant may use (its own and shared ones) by skill, tag, media
+ * mode or text, healthy ones only unless asked otherwise, ranked by health then
+ * latency (then text relevance). Answers come from the discovery cache.
+ */
+@Injectable()
+export class DiscoveryService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly cache: DiscoveryCache,
+    @InjectMetric(MetricName.DiscoveryDuration) private readonly duration: Histogram<'cache'>,
+    @InjectMetric(MetricName.DiscoveryCache) private readonly cacheLookups: Counter<'result'>,
+  ) {}
+
+  async discover(auth: AuthContext, query: DiscoveryQuery): Promise<DiscoveryResult> {
+    const started = performance.now();
+    const page = query.page ?? 1;
+    const pageSize = query.pageSize ?? 20;
+    const normalised = {
+      ...query,
+      healthy: query.healthy ?? true,
+      page,
+      pageSize,
+      tag: query.tag?.toLowerCase(),
+    };
+    const cached = await this.cache.lookup(
+      DiscoveryCache.keyOf(['discover', auth.tenantId, normalised]),
+    );
+    if ('hit' in cached) {
+      this.cacheLookups.inc({ result: 'hit' });
+      this.duration.observe({ cache: 'hit' }, (performance.now() - started) / 1000);
+      return JSON.parse(cached.hit) as DiscoveryResult;
+    }
+    this.cacheLookups.inc({ result: 'miss' });
+    const result = await this.query(auth.tenantId, normalised);
+    await cached.store(JSON.stringify(result));
+    this.duration.observe({ cache: 'miss' }, (performance.now() - started) / 1000);
+    return result;
+  }
+
+  /** The one healthy instance of a skill a caller should use now: lowest latency, freshest heartbeat. */
+  async resolve(auth: AuthContext, skill: string): Promise<DiscoveredInstance & { name: string }> {
+    const result = await this.discover(auth, { skill, healthy: true, page: 1, pageSize: 1 });
+    const agent = result.agents[0];
+    const instance = agent?.instances[0];
+    if (agent === undefined || instance === undefined)
+      throw new NotFoundException(`No healthy agent has skill "${skill}"`);
+    return { ...instance, name: agent.name };
+  }
+
+  private async query(
+    tenantId: string,
+    query: Required<Pick<DiscoveryQuery, 'page' | 'pageSize' | 'healthy'>> & DiscoveryQuery,
+  ): Promise<DiscoveryResult> {
+    const values: unknown[] = [tenantId];
+    const where = ['(tenant_id = $1 OR shared)'];
+    const add = (clause: (placeholder: string) => string, value: unknown) => {
+      values.push(value);
+      where.push(clause(`$${values.length}`));
+    };
+    if (query.healthy) where.push(`status = 'healthy'`);
+    if (query.skill) add((p) => `skills @> ARRAY[${p}]::text[]`, query.skill);
+    if (query.tag) add((p) => `tags @> ARRAY[${p}]::text[]`, query.tag);
+    if (query.inputMode) add((p) => `input_modes @> ARRAY[${p}]::text[]`, query.inputMode);
+    if (query.outputMode) add((p) => `output_modes @> ARRAY[${p}]::text[]`, query.outputMode);
+    let rank = '';
+    if (query.q) {
+      add((p) => `search @@ websearch_to_tsquery('english', ${p})`, query.q);
+      rank = `ts_rank(search, websearch_to_tsquery('english', $${values.length})) DESC, `;
+    }
+    values.push(query.pageSize, (query.page - 1) * query.pageSize);
+    const rows = await this.dataSource.query<InstanceRow[]>(
+      `SELECT id, tenant_id, shared, agent_name, url, card_url, status, latency_ms, last_heartbeat_at, card,
+              count(*) OVER () AS total
+       FROM agent_registrations WHERE ${where.join(' AND ')}
+       ORDER BY (status = 'healthy') DESC, latency_ms ASC NULLS LAST, ${rank}last_heartbeat_at DESC, id
+       LIMIT $${values.length - 1} OFFSET $${values.length}`,
+      values,
+    );
+    const agents = new Map<string, DiscoveredAgent>();
+    for (const row of rows) {
+      const key = `${row.tenant_id}\u0000${row.agent_name}`;
+      let agent = agents.get(key);
+      if (agent === undefined) {
+        agent = {
+          name: row.agent_name,
+          tenantId: row.tenant_id,
+          shared: row.shared,
+          card: row.card,
+          instances: [],
+        };
+        agents.set(key, agent);
+      }
+      agent.instances.push({
+        id: row.id,
+        url: row.url,
+        cardUrl: row.card_url,
+        status: row.status,
+        latencyMs: row.latency_ms,
+        lastHeartbeatAt: row.last_heartbeat_at.toISOString(),
+      });
+    }
+    return {
+      agents: [...agents.values()],
+      page: query.page,
+      pageSize: query.pageSize,
+      total: Number(rows[0]?.total ?? 0),
+    };
+  }
+}
