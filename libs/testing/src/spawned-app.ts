@@ -36,7 +36,8 @@ export async function spawnApp(
   env: Record<string, string> = {},
   options: { waitUntil?: 'listening' | 'ready' | 'nothing' } = {},
 ): Promise<SpawnedApp> {
-  const port = await freePort();
+  // A test may pin the port (to restart an app where it was); a non-numeric PORT is passed through as is.
+  const port = /^\d+$/.test(env.PORT ?? '') ? Number(env.PORT) : await freePort();
   const child = spawn(process.execPath, [`dist/apps/${app}/src/main.js`], {
     env: { ...process.env, HOST: '127.0.0.1', LOG_LEVEL: 'info', PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -71,7 +72,10 @@ export async function spawnApp(
         return response?.status === 200;
       },
       { timeoutMs: 30_000, what: `${app} ${path}` },
-    );
+    ).catch((error: unknown) => {
+      child.kill('SIGKILL');
+      throw new Error(`${(error as Error).message}; its output:\n${output.slice(-3_000)}`);
+    });
   }
   return spawned;
 }

@@ -1,5 +1,6 @@
 import type { PlatformConfigService } from '@app/config';
 import { InjectMetric, MetricName } from '@app/metrics';
+import { queryRows } from '@app/persistence';
 import { JobName, JobProducer, QueueName, QueueWorker, type JobHandlers } from '@app/queues';
 import { InjectQueue, Processor } from '@nestjs/bullmq';
 import { Inject, type OnApplicationBootstrap } from '@nestjs/common';
@@ -59,12 +60,14 @@ export class AgentProbeWorker
 
   private async sweep(): Promise<{ expired: number; removed: number; probed: number }> {
     const registry = this.config.get('registry', { infer: true });
-    const expired = await this.dataSource.query<Array<{ id: string }>>(
+    const expired = await queryRows<{ id: string }>(
+      this.dataSource,
       `UPDATE agent_registrations SET status = 'unhealthy', updated_at = now()
        WHERE status = 'healthy' AND last_heartbeat_at < now() - make_interval(secs => $1) RETURNING id`,
       [registry.heartbeatTtlSeconds],
     );
-    const removed = await this.dataSource.query<Array<{ id: string }>>(
+    const removed = await queryRows<{ id: string }>(
+      this.dataSource,
       `DELETE FROM agent_registrations WHERE last_heartbeat_at < now() - make_interval(secs => $1) RETURNING id`,
       [registry.removeAfterSeconds],
     );

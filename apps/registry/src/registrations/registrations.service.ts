@@ -1,6 +1,6 @@
 import type { PlatformConfigService } from '@app/config';
 import { InjectMetric, MetricName } from '@app/metrics';
-import { ApiKeyRole, RegistrationStatus } from '@app/persistence';
+import { ApiKeyRole, queryRows, RegistrationStatus } from '@app/persistence';
 import type { AuthContext } from '@app/security';
 import {
   ForbiddenException,
@@ -122,28 +122,34 @@ export class RegistrationsService {
   }
 
   async heartbeat(auth: AuthContext, id: string): Promise<RegistrationView> {
-    const rows = await this.dataSource.query<Array<RegistrationRow & { previous: string }>>(
-      `UPDATE agent_registrations r SET last_heartbeat_at = now(), updated_at = now(),
+    const rows = await queryRows<RegistrationRow & { previous: string }>(
+      this.dataSource,
+      `WITH old AS (SELECT id, status FROM agent_registrations WHERE id = $1 AND tenant_id = $2)
+       UPDATE agent_registrations r SET last_heartbeat_at = now(), updated_at = now(),
          status = CASE WHEN r.last_probe_ok IS FALSE THEN 'unhealthy' ELSE 'healthy' END
-       FROM (SELECT id, status AS previous FROM agent_registrations WHERE id = $1 AND tenant_id = $2 FOR UPDATE) old
-       WHERE r.id = old.id
+       FROM old WHERE r.id = old.id
        RETURNING ${REGISTRATION_COLUMNS.split(', ')
          .map((column) => `r.${column}`)
-         .join(', ')}, old.previous`,
+         .join(', ')}, old.status AS previous`,
       [id, auth.tenantId],
     );
     const row = rows[0];
     if (row === undefined) throw new NotFoundException(`No registration ${id}`);
     if (row.previous !== row.status) {
-      if (row.status === (RegistrationStatus.Healthy as string)) this.events.inc({ event: 'recovery' });
-      this.health.set({ agent_id: row.id }, row.status === (RegistrationStatus.Healthy as string) ? 1 : 0);
+      if (row.status === (RegistrationStatus.Healthy as string))
+        this.events.inc({ event: 'recovery' });
+      this.health.set(
+        { agent_id: row.id },
+        row.status === (RegistrationStatus.Healthy as string) ? 1 : 0,
+      );
       await this.cache.invalidate();
     }
     return toView(row);
   }
 
   async deregister(auth: AuthContext, id: string): Promise<void> {
-    const rows = await this.dataSource.query<Array<{ id: string }>>(
+    const rows = await queryRows<{ id: string }>(
+      this.dataSource,
       'DELETE FROM agent_registrations WHERE id = $1 AND tenant_id = $2 RETURNING id',
       [id, auth.tenantId],
     );

@@ -7,6 +7,8 @@ import {
   type OnApplicationShutdown,
 } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
+import { HttpAdapterHost } from '@nestjs/core';
+import type { Server } from 'node:http';
 import { A2A_MODULE_OPTIONS, agentBasePath, type A2aModuleOptions } from '../a2a.options.js';
 import { AgentCatalog } from './agent-catalog.service.js';
 import { A2A_PATHS } from './agent-card.builder.js';
@@ -57,9 +59,20 @@ export class AgentAnnouncer implements OnApplicationBootstrap, OnApplicationShut
     @Inject(AGENT_DIRECTORY) private readonly directory: AgentDirectory,
     @Inject(A2A_MODULE_OPTIONS) private readonly options: A2aModuleOptions,
     @Inject(ConfigService) private readonly config: PlatformConfigService,
+    private readonly adapterHost: HttpAdapterHost,
   ) {}
 
-  async onApplicationBootstrap(): Promise<void> {
+  onApplicationBootstrap(): void {
+    // The registry fetches the cards it is told about: announce once the server listens.
+    const server = this.adapterHost.httpAdapter?.getHttpServer() as Server | undefined;
+    if (server === undefined || server.listening) {
+      void this.announce();
+      return;
+    }
+    server.once('listening', () => void this.announce());
+  }
+
+  private async announce(): Promise<void> {
     const app = this.config.get('app', { infer: true });
     const base =
       this.config.get('a2a', { infer: true }).publicUrl ?? `http://localhost:${app.port}`;

@@ -1,0 +1,2 @@
+export * from './registry-agent.directory.js';
+export * from './registry.client.js';
