@@ -9,19 +9,23 @@ export interface LoadResult {
   readonly non2xx: number;
 }
 
-/** Drives `connections` concurrent keep-alive connections at one POST endpoint for `seconds`. */
+/** Drives `connections` concurrent keep-alive connections at one endpoint for `seconds`. */
 export async function load(options: {
   url: string;
-  body: string;
+  method?: 'GET' | 'POST';
+  body?: string;
   headers: Record<string, string>;
   connections: number;
   seconds: number;
 }): Promise<LoadResult> {
   const result = await autocannon({
     url: options.url,
-    method: 'POST',
+    method: options.method ?? 'POST',
     body: options.body,
-    headers: { 'content-type': 'application/json', ...options.headers },
+    headers: {
+      ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...options.headers,
+    },
     connections: options.connections,
     duration: options.seconds,
     pipelining: 1,

@@ -60,6 +60,11 @@ export class DiscoveryService {
   ) {}
 
   async discover(auth: AuthContext, query: DiscoveryQuery): Promise<DiscoveryResult> {
+    return JSON.parse(await this.discoverJson(auth, query)) as DiscoveryResult;
+  }
+
+  /** The discovery answer as JSON text: a cache hit is sent as stored, never parsed and serialised again. */
+  async discoverJson(auth: AuthContext, query: DiscoveryQuery): Promise<string> {
     const started = performance.now();
     const page = query.page ?? 1;
     const pageSize = query.pageSize ?? 20;
@@ -76,13 +81,13 @@ export class DiscoveryService {
     if ('hit' in cached) {
       this.cacheLookups.inc({ result: 'hit' });
       this.duration.observe({ cache: 'hit' }, (performance.now() - started) / 1000);
-      return JSON.parse(cached.hit) as DiscoveryResult;
+      return cached.hit;
     }
     this.cacheLookups.inc({ result: 'miss' });
-    const result = await this.query(auth.tenantId, normalised);
-    await cached.store(JSON.stringify(result));
+    const json = JSON.stringify(await this.query(auth.tenantId, normalised));
+    await cached.store(json);
     this.duration.observe({ cache: 'miss' }, (performance.now() - started) / 1000);
-    return result;
+    return json;
   }
 
   /** The one healthy instance of a skill a caller should use now: lowest latency, freshest heartbeat. */

@@ -14,11 +14,7 @@ import {
 } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { DiscoveryQuery } from '../discovery/discovery.query.js';
-import {
-  DiscoveryService,
-  type DiscoveredInstance,
-  type DiscoveryResult,
-} from '../discovery/discovery.service.js';
+import { DiscoveryService, type DiscoveredInstance } from '../discovery/discovery.service.js';
 import { RegisterAgentDto } from './register-agent.dto.js';
 import type { RegistrationView } from './registration.view.js';
 import { RegistrationsService } from './registrations.service.js';
@@ -46,11 +42,13 @@ export class RegistrationsController {
 
   /** Discovery: the agents the caller may use, healthy instances first and fastest first. */
   @Get()
-  discover(
+  async discover(
     @CurrentAuth() auth: AuthContext,
     @Query() query: DiscoveryQuery,
-  ): Promise<DiscoveryResult> {
-    return this.discovery.discover(auth, query);
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<string> {
+    void reply.header('content-type', 'application/json; charset=utf-8');
+    return this.discovery.discoverJson(auth, query);
   }
 
   /** One healthy instance for a skill, for callers that want just one. */
