@@ -14,6 +14,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DataSource } from 'typeorm';
+import { setupRegistryOpenApi } from '../src/openapi.js';
 import { RegistryModule } from '../src/registry.module.js';
 
 /** Cards served by a test HTTP server, changeable while the test runs. */
@@ -147,7 +148,9 @@ describe('registry', () => {
       REGISTRY_MAX_CARD_BYTES: '8192',
       REGISTRY_ALLOW_PRIVATE_URLS: 'true',
     });
-    registry = await startTestApp(RegistryModule.register(config), config);
+    registry = await startTestApp(RegistryModule.register(config), config, {
+      configure: (app) => setupRegistryOpenApi(app, config.app.version),
+    });
     dataSource = registry.app.get(DataSource);
     const keys = registry.app.get(ApiKeyService);
     memberKey = (
@@ -417,6 +420,25 @@ describe('registry', () => {
       ).json()) as { agents: Array<{ name: string }> };
       expect(catalog.agents.map((agent) => agent.name)).toContain(`Shared ${skill}`);
     });
+  });
+
+  it('documents its API as OpenAPI, publicly', async () => {
+    const response = await fetch(`${registry.url}/openapi.json`);
+    expect(response.status).toBe(200);
+    const document = (await response.json()) as {
+      openapi: string;
+      paths: Record<string, Record<string, unknown>>;
+    };
+    expect(document.openapi).toMatch(/^3\./);
+    expect(Object.keys(document.paths)).toEqual(
+      expect.arrayContaining([
+        '/agents',
+        '/agents/resolve',
+        '/agents/{id}',
+        '/agents/{id}/heartbeat',
+      ]),
+    );
+    expect(Object.keys(document.paths['/agents'])).toEqual(expect.arrayContaining(['get', 'post']));
   });
 
   it('counts registry events and discovery cache hits', async () => {

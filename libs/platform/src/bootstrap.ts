@@ -21,6 +21,8 @@ export const EXIT_CONFIG_ERROR = 78;
 export async function bootstrap(
   name: AppName,
   rootModule: (config: PlatformConfig) => DynamicModule,
+  /** App-specific set-up of the built app before it listens (e.g. the registry's OpenAPI document). */
+  configure?: (app: NestFastifyApplication, config: PlatformConfig) => void,
 ): Promise<void> {
   let config: PlatformConfig;
   try {
@@ -40,6 +42,7 @@ export async function bootstrap(
     process.exit(EXIT_CONFIG_ERROR);
   }
   const app = await createPlatformApp(module, config);
+  configure?.(app, config);
   installGracefulShutdown(app, config);
   await app.listen({ port: config.app.port, host: config.app.host });
   app.get(Logger).log(`${name} listening on ${await app.getUrl()}`, 'Bootstrap');

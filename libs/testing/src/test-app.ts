@@ -14,9 +14,10 @@ export interface TestApp {
 export async function startTestApp(
   module: DynamicModule,
   config: PlatformConfig,
-  options: { waitForDatabase?: boolean } = {},
+  options: { waitForDatabase?: boolean; configure?: (app: NestFastifyApplication) => void } = {},
 ): Promise<TestApp> {
   const app = await createPlatformApp(module, config);
+  options.configure?.(app);
   await app.listen({ port: config.app.port, host: '127.0.0.1' });
   if (options.waitForDatabase ?? true) await app.get(DatabaseLifecycle).whenReady();
   const address = app.getHttpServer().address();

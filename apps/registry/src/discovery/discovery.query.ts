@@ -1,3 +1,4 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsBoolean, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 
@@ -8,44 +9,52 @@ const toInt = ({ value }: { value: unknown }) =>
 
 /** `GET /agents?skill=&tag=&q=&inputMode=&outputMode=&healthy=&page=&pageSize=` */
 export class DiscoveryQuery {
+  @ApiPropertyOptional()
   @IsOptional()
   @IsString()
   @MaxLength(200)
   skill?: string;
 
+  @ApiPropertyOptional()
   @IsOptional()
   @IsString()
   @MaxLength(100)
   tag?: string;
 
   /** Full-text search over name, description and skills. */
+  @ApiPropertyOptional()
   @IsOptional()
   @IsString()
   @MaxLength(200)
   q?: string;
 
+  @ApiPropertyOptional()
   @IsOptional()
   @IsString()
   @MaxLength(100)
   inputMode?: string;
 
+  @ApiPropertyOptional()
   @IsOptional()
   @IsString()
   @MaxLength(100)
   outputMode?: string;
 
   /** Only healthy instances (default); `false` lists every instance with its status. */
+  @ApiPropertyOptional()
   @IsOptional()
   @Transform(toBoolean)
   @IsBoolean()
   healthy?: boolean;
 
+  @ApiPropertyOptional()
   @IsOptional()
   @Transform(toInt)
   @IsInt()
   @Min(1)
   page?: number;
 
+  @ApiPropertyOptional()
   @IsOptional()
   @Transform(toInt)
   @IsInt()
