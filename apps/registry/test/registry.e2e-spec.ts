@@ -372,6 +372,36 @@ describe('registry', () => {
       expect(await count()).toBe(before);
     });
 
+    it('card URLs at loopback, private, link-local or metadata addresses are refused unless allowed (redirects: libs/security outbound-request.spec)', async () => {
+      const strict = await spawnApp('registry', {
+        REGISTRY_ALLOW_PRIVATE_URLS: 'false',
+        REDIS_KEY_PREFIX: `${process.env.REDIS_KEY_PREFIX}-registry-strict`,
+      });
+      try {
+        const before = await count();
+        for (const url of [
+          cards.serve('/private.json', card('Private', [{ id: 'p' }])),
+          'http://10.0.0.1/.well-known/agent-card.json',
+          'http://169.254.169.254/latest/meta-data/',
+          'http://[::1]/.well-known/agent-card.json',
+          'http://localhost/.well-known/agent-card.json',
+        ]) {
+          const response = await fetch(`${strict.url}/agents`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ cardUrl: url }),
+          });
+          expect(response.status).toBe(422);
+          expect(((await response.json()) as { detail: string }).detail).toMatch(
+            /private|loopback/,
+          );
+        }
+        expect(await count()).toBe(before);
+      } finally {
+        await strict.stop();
+      }
+    });
+
     it('an id that is not one answers 400, an unknown one 404', async () => {
       expect((await api('GET', '/agents/not-an-id')).status).toBe(400);
       expect((await api('GET', `/agents/${randomUUID()}`)).status).toBe(404);
