@@ -1,6 +1,12 @@
 import type { PlatformConfigService } from '@app/config';
 import { REDIS_CLIENT } from '@app/redis';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { Redis } from 'ioredis';
 import { createHash } from 'node:crypto';
@@ -19,18 +25,28 @@ type RedisWithLookup = Redis & {
   ): Promise<[string, string | null]>;
 };
 
+const MAX_LOCAL_ENTRIES = 10_000;
+
 /**
- * Discovery answers cached in Redis for a few seconds and shared by the
- * replicas. Every change to a registration bumps one version number that is
- * part of every key, so no answer outlives a change; the TTL bounds the rest.
- * When Redis is away discovery is answered from PostgreSQL.
+ * Discovery answers cached for a few seconds, in two tiers: Redis, shared by
+ * the replicas, and each replica's memory. Every change to a registration
+ * bumps one version number that is part of every key and is published to
+ * every replica, so no answer outlives a change; the TTL bounds the rest.
+ * While a replica is not subscribed (Redis away, reconnecting) it does not
+ * use its memory tier; while Redis is away discovery is answered from
+ * PostgreSQL.
  */
 @Injectable()
-export class DiscoveryCache {
+export class DiscoveryCache implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(DiscoveryCache.name);
   private readonly versionKey: string;
+  private readonly channel: string;
   private readonly entryPrefix: string;
   private readonly ttlSeconds: number;
+  private readonly local = new Map<string, { value: string; expiresAt: number }>();
+  /** The current version as published; undefined while not subscribed. */
+  private version?: string;
+  private subscriber?: Redis;
 
   constructor(
     @Inject(REDIS_CLIENT) private readonly redis: Redis,
@@ -38,6 +54,7 @@ export class DiscoveryCache {
   ) {
     const prefix = config.get('redis', { infer: true }).keyPrefix;
     this.versionKey = `${prefix}:registry:version`;
+    this.channel = `${prefix}:registry:changes`;
     this.entryPrefix = `${prefix}:registry:discovery:`;
     this.ttlSeconds = config.get('registry', { infer: true }).cacheTtlSeconds;
     if (!('registryCacheLookup' in redis)) {
@@ -49,21 +66,53 @@ export class DiscoveryCache {
     return createHash('sha1').update(JSON.stringify(parts)).digest('base64url');
   }
 
+  onModuleInit(): void {
+    if (this.ttlSeconds === 0) return;
+    const subscriber = this.redis.duplicate({
+      enableOfflineQueue: true,
+      maxRetriesPerRequest: null,
+    });
+    this.subscriber = subscriber;
+    subscriber.on('message', (_channel: string, version: string) => this.adopt(version));
+    subscriber.on('ready', () => {
+      subscriber
+        .subscribe(this.channel)
+        .then(() => this.redis.get(this.versionKey))
+        .then((version) => this.adopt(version ?? '0'))
+        .catch(() => this.forget());
+    });
+    subscriber.on('close', () => this.forget());
+    subscriber.on('error', () => this.forget());
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.subscriber?.quit().catch(() => this.subscriber?.disconnect());
+  }
+
   /** The cached answer, or a function that stores the fresh one under the version it was computed for. */
   async lookup(
     hash: string,
   ): Promise<{ hit: string } | { store: (value: string) => Promise<void> }> {
     if (this.ttlSeconds === 0) return { store: () => Promise.resolve() };
+    const now = Date.now();
+    if (this.version !== undefined) {
+      const local = this.local.get(`${this.version}:${hash}`);
+      if (local !== undefined && local.expiresAt > now) return { hit: local.value };
+    }
     try {
       const [version, hit] = await (this.redis as RedisWithLookup).registryCacheLookup(
         this.versionKey,
         this.entryPrefix,
         hash,
       );
-      if (hit !== null) return { hit };
+      if (hit !== null) {
+        this.remember(version, hash, hit);
+        return { hit };
+      }
       const key = `${this.entryPrefix}${version}:${hash}`;
       return {
         store: async (value: string) => {
+          this.remember(version, hash, value);
           await this.redis.set(key, value, 'EX', this.ttlSeconds).catch(() => undefined);
         },
       };
@@ -74,10 +123,32 @@ export class DiscoveryCache {
 
   /** Called on every registration change. */
   async invalidate(): Promise<void> {
-    await this.redis.incr(this.versionKey).catch((error: unknown) => {
+    this.local.clear();
+    try {
+      const version = await this.redis.incr(this.versionKey);
+      this.adopt(String(version));
+      await this.redis.publish(this.channel, String(version));
+    } catch (error) {
       this.logger.warn(
         `Discovery cache not invalidated (Redis unavailable): ${(error as Error).message}`,
       );
-    });
+    }
+  }
+
+  private remember(version: string, hash: string, value: string): void {
+    if (this.version !== version) return;
+    if (this.local.size >= MAX_LOCAL_ENTRIES) this.local.clear();
+    this.local.set(`${version}:${hash}`, { value, expiresAt: Date.now() + this.ttlSeconds * 1000 });
+  }
+
+  private adopt(version: string): void {
+    if (this.version === version) return;
+    this.version = version;
+    this.local.clear();
+  }
+
+  private forget(): void {
+    this.version = undefined;
+    this.local.clear();
   }
 }
