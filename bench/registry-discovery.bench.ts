@@ -126,7 +126,7 @@ async function main(): Promise<void> {
     const cpu = cpus();
     console.log(`## Registry discovery by skill, ${AGENTS} registered agents
 
-Machine: ${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}, Node ${process.version}. ${SECONDS} s per measurement; load generator (autocannon) on the same machine. Each answer holds 20 of the 20 agents with the skill, grouped with their instances.
+Machine: ${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}, Node ${process.version}. ${SECONDS} s per measurement; load generator (autocannon) on the same machine. Each answer holds the 20 agents with the skill (summary view: name, description, skills) and their instances.
 
 | discovery | connections | lookups/s | p50 ms | p99 ms | errors |
 | --- | --- | --- | --- | --- | --- |

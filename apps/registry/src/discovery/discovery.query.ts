@@ -1,6 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsBoolean, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 
 const toBoolean = ({ value }: { value: unknown }) =>
   value === 'true' ? true : value === 'false' ? false : value;
@@ -53,6 +53,12 @@ export class DiscoveryQuery {
   @IsInt()
   @Min(1)
   page?: number;
+
+  /** `summary` (default): name, description and skills of each agent; `full`: its whole card. */
+  @ApiPropertyOptional({ enum: ['summary', 'full'] })
+  @IsOptional()
+  @IsIn(['summary', 'full'])
+  view?: 'summary' | 'full';
 
   @ApiPropertyOptional()
   @IsOptional()

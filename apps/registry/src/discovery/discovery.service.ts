@@ -15,13 +15,27 @@ export interface DiscoveredInstance {
   readonly lastHeartbeatAt: string;
 }
 
+export interface SkillSummary {
+  readonly id: string;
+  readonly name: string;
+  readonly tags: readonly string[];
+}
+
 /** One agent (a card name in a tenant) with the instances that serve it. */
 export interface DiscoveredAgent {
   readonly name: string;
+  readonly description: string;
   readonly tenantId: string;
   readonly shared: boolean;
-  readonly card: Record<string, unknown>;
+  readonly skills: readonly SkillSummary[];
+  /** The whole card, with `view=full`. */
+  readonly card?: Record<string, unknown>;
   readonly instances: DiscoveredInstance[];
+}
+
+interface WireCardSummary {
+  description?: string;
+  skills?: Array<{ id?: string; name?: string; tags?: string[] }>;
 }
 
 export interface DiscoveryResult {
@@ -74,6 +88,7 @@ export class DiscoveryService {
       page,
       pageSize,
       tag: query.tag?.toLowerCase(),
+      view: query.view ?? 'summary',
     };
     const cached = await this.cache.lookup(
       DiscoveryCache.keyOf(['discover', auth.tenantId, normalised]),
@@ -134,11 +149,18 @@ export class DiscoveryService {
       const key = `${row.tenant_id}\u0000${row.agent_name}`;
       let agent = agents.get(key);
       if (agent === undefined) {
+        const summary = row.card as WireCardSummary;
         agent = {
           name: row.agent_name,
+          description: summary.description ?? '',
           tenantId: row.tenant_id,
           shared: row.shared,
-          card: row.card,
+          skills: (summary.skills ?? []).map((skill) => ({
+            id: skill.id ?? '',
+            name: skill.name ?? '',
+            tags: skill.tags ?? [],
+          })),
+          ...(query.view === 'full' ? { card: row.card } : {}),
           instances: [],
         };
         agents.set(key, agent);
