@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { cpus, totalmem } from 'node:os';
+import { benchSql } from './lib/database.js';
 import { load, type LoadResult } from './lib/load.js';
 import { startNode } from './lib/processes.js';
 
@@ -46,6 +47,8 @@ async function main(): Promise<void> {
     env: { ...process.env, ...env },
     stdio: 'ignore',
   });
+  // Start from an empty task table, so that runs are comparable.
+  await benchSql(env.DATABASE_NAME, 'TRUNCATE a2a_tasks, a2a_push_configs');
   const ours = await startNode(
     'dist/apps/agent/src/main.js',
     { ...env, PORT: String(OUR_PORT), HOST: '127.0.0.1' },

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { cpus } from 'node:os';
+import { benchSql } from './lib/database.js';
 import { load } from './lib/load.js';
 import { startNode } from './lib/processes.js';
 
@@ -52,20 +53,7 @@ async function main(): Promise<void> {
     env: { ...process.env, ...env },
     stdio: 'ignore',
   });
-  execFileSync(
-    'psql',
-    [
-      '-h',
-      '127.0.0.1',
-      '-U',
-      'postgres',
-      '-d',
-      env.DATABASE_NAME,
-      '-qc',
-      'DELETE FROM agent_registrations',
-    ],
-    { stdio: 'ignore' },
-  );
+  await benchSql(env.DATABASE_NAME, 'DELETE FROM agent_registrations');
 
   const cached = await startNode(
     'dist/apps/registry/src/main.js',

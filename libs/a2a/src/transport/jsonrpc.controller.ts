@@ -1,4 +1,4 @@
-import { SSE_HEADERS, formatSSEErrorEvent, formatSSEEvent } from '@a2a-js/sdk';
+import { SSE_HEADERS, formatSSEEvent } from '@a2a-js/sdk';
 import { LegacyJsonRpcTransportHandler } from '@a2a-js/sdk/compat/v0_3/server';
 import { JsonRpcTransportHandler, validateVersion } from '@a2a-js/sdk/server';
 import { A2aRoute, InjectMetric, MetricName, type A2aMetricsRequest } from '@app/metrics';
@@ -10,6 +10,7 @@ import type { Gauge } from 'prom-client';
 import { A2A_LEGACY_PROTOCOL_VERSION } from '../agent/agent-card.builder.js';
 import { BASE_URL_STATE_KEY } from '../agent/hosted-agent.js';
 import { AgentResolver } from './agent-resolver.js';
+import { pipeSse } from './sse.js';
 import {
   CALLER_AWAITS_SETTLED,
   isBlockingSend,
@@ -183,27 +184,13 @@ export class JsonRpcController {
       return;
     }
     request.a2aStatus = 'ok';
-    reply.hijack();
-    const raw = reply.raw;
-    raw.writeHead(200, { ...SSE_HEADERS, ...(reply.getHeaders() as Record<string, string>) });
-    this.activeStreams.inc({ agent });
-    let open = true;
-    raw.on('close', () => {
-      open = false;
+    await pipeSse(reply, {
+      first,
+      events: stream,
+      toWire: (event) => event,
+      errorToWire: (error) => ({ jsonrpc: '2.0', id, error: mapError(error) }),
+      activeStreams: this.activeStreams,
+      agent,
     });
-    try {
-      if (!first.done) raw.write(formatSSEEvent(first.value));
-      while (open) {
-        const next = await stream.next();
-        if (next.done) break;
-        raw.write(formatSSEEvent(next.value));
-      }
-      if (!open) await stream.return(undefined);
-    } catch (error) {
-      if (open) raw.write(formatSSEErrorEvent({ jsonrpc: '2.0', id, error: mapError(error) }));
-    } finally {
-      this.activeStreams.dec({ agent });
-      if (!raw.writableEnded) raw.end();
-    }
   }
 }

@@ -5,12 +5,9 @@ import {
   ListTasksRequest,
   SendMessageRequest,
   SendMessageResponse,
-  SSE_HEADERS,
   StreamResponse,
   Task,
   TaskPushNotificationConfig,
-  formatSSEErrorEvent,
-  formatSSEEvent,
 } from '@a2a-js/sdk';
 import {
   RequestMalformedError,
@@ -27,6 +24,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Gauge } from 'prom-client';
 import { BASE_URL_STATE_KEY, type HostedAgent } from '../agent/hosted-agent.js';
 import { AgentResolver } from './agent-resolver.js';
+import { pipeSse } from './sse.js';
 import {
   A2A_EXTENSIONS_HEADER,
   CALLER_AWAITS_SETTLED,
@@ -60,6 +58,9 @@ function integer(value: string | undefined, name: string): number | undefined {
   return Number(value);
 }
 
+/** Every HTTP+JSON path also exists under a `/{tenant}` prefix. */
+const withTenant = (path: string): string[] => [path, `:tenant/${path}`];
+
 /** `{id}:{verb}` in one path segment, as the HTTP+JSON binding writes custom methods. */
 function splitVerb(segment: string): { id: string; verb?: string } {
   const at = segment.lastIndexOf(':');
@@ -79,7 +80,7 @@ export class RestController {
     @InjectMetric(MetricName.A2aActiveStreams) private readonly activeStreams: Gauge<'agent'>,
   ) {}
 
-  @Get('extendedAgentCard')
+  @Get(withTenant('extendedAgentCard'))
   @A2aRoute('GetExtendedAgentCard')
   extendedCard(
     @Req() request: RestRequest,
@@ -94,17 +95,7 @@ export class RestController {
     );
   }
 
-  @Get(':tenant/extendedAgentCard')
-  @A2aRoute('GetExtendedAgentCard')
-  tenantExtendedCard(
-    @Req() request: RestRequest,
-    @Res() reply: FastifyReply,
-    @CurrentAuth() auth: AuthContext,
-  ) {
-    return this.extendedCard(request, reply, auth);
-  }
-
-  @Post(':action')
+  @Post(withTenant(':action'))
   @A2aRoute('SendMessage')
   @MessageSendRoute(isMessageSendAction)
   message(
@@ -134,18 +125,7 @@ export class RestController {
     });
   }
 
-  @Post(':tenant/:action')
-  @A2aRoute('SendMessage')
-  @MessageSendRoute(isMessageSendAction)
-  tenantMessage(
-    @Req() request: RestRequest,
-    @Res() reply: FastifyReply,
-    @CurrentAuth() auth: AuthContext,
-  ) {
-    return this.message(request, reply, auth);
-  }
-
-  @Get('tasks')
+  @Get(withTenant('tasks'))
   @A2aRoute('ListTasks')
   listTasks(
     @Req() request: RestRequest,
@@ -167,17 +147,7 @@ export class RestController {
     });
   }
 
-  @Get(':tenant/tasks')
-  @A2aRoute('ListTasks')
-  tenantListTasks(
-    @Req() request: RestRequest,
-    @Res() reply: FastifyReply,
-    @CurrentAuth() auth: AuthContext,
-  ) {
-    return this.listTasks(request, reply, auth);
-  }
-
-  @Get('tasks/:task')
+  @Get(withTenant('tasks/:task'))
   @A2aRoute('GetTask')
   getTask(
     @Req() request: RestRequest,
@@ -196,17 +166,7 @@ export class RestController {
     });
   }
 
-  @Get(':tenant/tasks/:task')
-  @A2aRoute('GetTask')
-  tenantGetTask(
-    @Req() request: RestRequest,
-    @Res() reply: FastifyReply,
-    @CurrentAuth() auth: AuthContext,
-  ) {
-    return this.getTask(request, reply, auth);
-  }
-
-  @Post('tasks/:task')
+  @Post(withTenant('tasks/:task'))
   @A2aRoute('CancelTask')
   taskAction(
     @Req() request: RestRequest,
@@ -225,17 +185,7 @@ export class RestController {
     });
   }
 
-  @Post(':tenant/tasks/:task')
-  @A2aRoute('CancelTask')
-  tenantTaskAction(
-    @Req() request: RestRequest,
-    @Res() reply: FastifyReply,
-    @CurrentAuth() auth: AuthContext,
-  ) {
-    return this.taskAction(request, reply, auth);
-  }
-
-  @Post('tasks/:task/pushNotificationConfigs')
+  @Post(withTenant('tasks/:task/pushNotificationConfigs'))
   @A2aRoute('CreateTaskPushNotificationConfig')
   createPushConfig(
     @Req() request: RestRequest,
@@ -262,17 +212,7 @@ export class RestController {
     );
   }
 
-  @Post(':tenant/tasks/:task/pushNotificationConfigs')
-  @A2aRoute('CreateTaskPushNotificationConfig')
-  tenantCreatePushConfig(
-    @Req() request: RestRequest,
-    @Res() reply: FastifyReply,
-    @CurrentAuth() auth: AuthContext,
-  ) {
-    return this.createPushConfig(request, reply, auth);
-  }
-
-  @Get('tasks/:task/pushNotificationConfigs')
+  @Get(withTenant('tasks/:task/pushNotificationConfigs'))
   @A2aRoute('ListTaskPushNotificationConfigs')
   listPushConfigs(
     @Req() request: RestRequest,
@@ -295,17 +235,7 @@ export class RestController {
     );
   }
 
-  @Get(':tenant/tasks/:task/pushNotificationConfigs')
-  @A2aRoute('ListTaskPushNotificationConfigs')
-  tenantListPushConfigs(
-    @Req() request: RestRequest,
-    @Res() reply: FastifyReply,
-    @CurrentAuth() auth: AuthContext,
-  ) {
-    return this.listPushConfigs(request, reply, auth);
-  }
-
-  @Get('tasks/:task/pushNotificationConfigs/:configId')
+  @Get(withTenant('tasks/:task/pushNotificationConfigs/:configId'))
   @A2aRoute('GetTaskPushNotificationConfig')
   getPushConfig(
     @Req() request: RestRequest,
@@ -323,17 +253,7 @@ export class RestController {
     );
   }
 
-  @Get(':tenant/tasks/:task/pushNotificationConfigs/:configId')
-  @A2aRoute('GetTaskPushNotificationConfig')
-  tenantGetPushConfig(
-    @Req() request: RestRequest,
-    @Res() reply: FastifyReply,
-    @CurrentAuth() auth: AuthContext,
-  ) {
-    return this.getPushConfig(request, reply, auth);
-  }
-
-  @Delete('tasks/:task/pushNotificationConfigs/:configId')
+  @Delete(withTenant('tasks/:task/pushNotificationConfigs/:configId'))
   @A2aRoute('DeleteTaskPushNotificationConfig')
   deletePushConfig(
     @Req() request: RestRequest,
@@ -353,16 +273,6 @@ export class RestController {
         return { status: 204 };
       },
     );
-  }
-
-  @Delete(':tenant/tasks/:task/pushNotificationConfigs/:configId')
-  @A2aRoute('DeleteTaskPushNotificationConfig')
-  tenantDeletePushConfig(
-    @Req() request: RestRequest,
-    @Res() reply: FastifyReply,
-    @CurrentAuth() auth: AuthContext,
-  ) {
-    return this.deletePushConfig(request, reply, auth);
   }
 
   private subscribe(request: RestRequest, reply: FastifyReply, auth: AuthContext) {
@@ -442,28 +352,14 @@ export class RestController {
       return this.fail(request, reply, error);
     }
     request.a2aStatus = 'ok';
-    reply.hijack();
-    const raw = reply.raw;
-    raw.writeHead(200, { ...SSE_HEADERS, ...(reply.getHeaders() as Record<string, string>) });
-    this.activeStreams.inc({ agent });
-    let open = true;
-    raw.on('close', () => {
-      open = false;
+    await pipeSse(reply, {
+      first,
+      events,
+      toWire: (event) => StreamResponse.toJSON(event),
+      errorToWire: (error) => toRestErrorBody(error, restStatusFor(error)),
+      activeStreams: this.activeStreams,
+      agent,
     });
-    try {
-      if (!first.done) raw.write(formatSSEEvent(StreamResponse.toJSON(first.value)));
-      while (open) {
-        const next = await events.next();
-        if (next.done) break;
-        raw.write(formatSSEEvent(StreamResponse.toJSON(next.value)));
-      }
-      if (!open) await events.return(undefined);
-    } catch (error) {
-      if (open) raw.write(formatSSEErrorEvent(toRestErrorBody(error, restStatusFor(error))));
-    } finally {
-      this.activeStreams.dec({ agent });
-      if (!raw.writableEnded) raw.end();
-    }
   }
 }
 
