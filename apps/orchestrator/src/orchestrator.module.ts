@@ -2,6 +2,7 @@ import type { PlatformConfig } from '@app/config';
 import { PlatformModule } from '@app/platform';
 import { QueueName, QueuesModule } from '@app/queues';
 import { Module, type DynamicModule } from '@nestjs/common';
+import { WorkflowsModule } from './workflows/workflows.module.js';
 
 /** Runs multi-agent workflows as BullMQ jobs with state in PostgreSQL. */
 @Module({})
@@ -9,7 +10,11 @@ export class OrchestratorModule {
   static register(config: PlatformConfig): DynamicModule {
     return {
       module: OrchestratorModule,
-      imports: [PlatformModule.forRoot(config), QueuesModule.register(QueueName.WorkflowSteps)],
+      imports: [
+        PlatformModule.forRoot(config),
+        QueuesModule.register(QueueName.WorkflowSteps),
+        WorkflowsModule,
+      ],
     };
   }
 }

@@ -3,12 +3,14 @@ import { A2aTaskEntity } from './a2a-task.entity.js';
 import { AgentRegistrationEntity } from './agent-registration.entity.js';
 import { ApiKeyEntity } from './api-key.entity.js';
 import { TenantEntity } from './tenant.entity.js';
+import { WorkflowDefinitionEntity } from './workflow-definition.entity.js';
 
 export { A2aPushConfigEntity } from './a2a-push-config.entity.js';
 export { A2aTaskEntity } from './a2a-task.entity.js';
 export { AgentRegistrationEntity, RegistrationStatus } from './agent-registration.entity.js';
 export { ApiKeyEntity, ApiKeyRole } from './api-key.entity.js';
 export { TenantEntity } from './tenant.entity.js';
+export { WorkflowDefinitionEntity } from './workflow-definition.entity.js';
 
 /** Every entity of the platform; the DataSource and the drift check both use this list. */
 export const ENTITIES = [
@@ -17,4 +19,5 @@ export const ENTITIES = [
   A2aTaskEntity,
   A2aPushConfigEntity,
   AgentRegistrationEntity,
+  WorkflowDefinitionEntity,
 ];

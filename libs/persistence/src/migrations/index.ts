@@ -2,10 +2,12 @@ import type { MigrationInterface } from 'typeorm';
 import { Foundation1795514683627 } from './1795514683627-Foundation.js';
 import { A2aTasks1795515690961 } from './1795515690961-A2aTasks.js';
 import { AgentRegistrations1795517673236 } from './1795517673236-AgentRegistrations.js';
+import { WorkflowDefinitions1795520214946 } from './1795520214946-WorkflowDefinitions.js';
 
 /** Every migration, oldest first; generated ones are added here by hand. */
 export const MIGRATIONS: Array<new () => MigrationInterface> = [
   Foundation1795514683627,
   A2aTasks1795515690961,
   AgentRegistrations1795517673236,
+  WorkflowDefinitions1795520214946,
 ];
