@@ -3,14 +3,18 @@ import { A2aTaskEntity } from './a2a-task.entity.js';
 import { AgentRegistrationEntity } from './agent-registration.entity.js';
 import { ApiKeyEntity } from './api-key.entity.js';
 import { TenantEntity } from './tenant.entity.js';
+import { StepRunEntity } from './step-run.entity.js';
 import { WorkflowDefinitionEntity } from './workflow-definition.entity.js';
+import { WorkflowRunEntity } from './workflow-run.entity.js';
 
 export { A2aPushConfigEntity } from './a2a-push-config.entity.js';
 export { A2aTaskEntity } from './a2a-task.entity.js';
 export { AgentRegistrationEntity, RegistrationStatus } from './agent-registration.entity.js';
 export { ApiKeyEntity, ApiKeyRole } from './api-key.entity.js';
 export { TenantEntity } from './tenant.entity.js';
+export { StepRunEntity, StepRunStatus } from './step-run.entity.js';
 export { WorkflowDefinitionEntity } from './workflow-definition.entity.js';
+export { WorkflowRunEntity, WorkflowRunStatus } from './workflow-run.entity.js';
 
 /** Every entity of the platform; the DataSource and the drift check both use this list. */
 export const ENTITIES = [
@@ -20,4 +24,6 @@ export const ENTITIES = [
   A2aPushConfigEntity,
   AgentRegistrationEntity,
   WorkflowDefinitionEntity,
+  WorkflowRunEntity,
+  StepRunEntity,
 ];

@@ -3,6 +3,7 @@ import { Foundation1795514683627 } from './1795514683627-Foundation.js';
 import { A2aTasks1795515690961 } from './1795515690961-A2aTasks.js';
 import { AgentRegistrations1795517673236 } from './1795517673236-AgentRegistrations.js';
 import { WorkflowDefinitions1795520214946 } from './1795520214946-WorkflowDefinitions.js';
+import { WorkflowRuns1795520382413 } from './1795520382413-WorkflowRuns.js';
 
 /** Every migration, oldest first; generated ones are added here by hand. */
 export const MIGRATIONS: Array<new () => MigrationInterface> = [
@@ -10,4 +11,5 @@ export const MIGRATIONS: Array<new () => MigrationInterface> = [
   A2aTasks1795515690961,
   AgentRegistrations1795517673236,
   WorkflowDefinitions1795520214946,
+  WorkflowRuns1795520382413,
 ];

@@ -1,0 +1,52 @@
+import { CurrentAuth, type AuthContext } from '@app/security';
+import { Body, Controller, Get, Param, ParseUUIDPipe, Post, Res } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { IsBoolean, IsInt, IsObject, IsOptional, Max, Min } from 'class-validator';
+import { RunsService, type RunView } from './runs.service.js';
+
+export class StartRunDto {
+  @IsOptional()
+  @IsObject()
+  input?: Record<string, unknown>;
+
+  /** Answer once the run has finished (or paused), instead of at once. */
+  @IsOptional()
+  @IsBoolean()
+  wait?: boolean;
+
+  @IsOptional()
+  @IsInt()
+  @Min(100)
+  @Max(300_000)
+  waitTimeoutMs?: number;
+}
+
+@Controller()
+export class RunsController {
+  constructor(private readonly runs: RunsService) {}
+
+  /** Starts a run of the workflow's latest version: 202 with the run at once, or 200 once it is done with `wait`. */
+  @Post('workflows/:name/runs')
+  async start(
+    @CurrentAuth() auth: AuthContext,
+    @Param('name') name: string,
+    @Body() body: StartRunDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<RunView> {
+    const run = await this.runs.start(auth, name, body.input ?? {});
+    if (!body.wait) {
+      void reply.status(202);
+      return run;
+    }
+    void reply.status(200);
+    return this.runs.waitFor(auth, run.id, body.waitTimeoutMs ?? 60_000);
+  }
+
+  @Get('runs/:id')
+  get(
+    @CurrentAuth() auth: AuthContext,
+    @Param('id', new ParseUUIDPipe()) id: string,
+  ): Promise<RunView> {
+    return this.runs.get(auth, id);
+  }
+}

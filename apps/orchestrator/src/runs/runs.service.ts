@@ -1,0 +1,367 @@
+import type { PlatformConfigService } from '@app/config';
+import { queryRows, StepRunStatus, WorkflowRunStatus } from '@app/persistence';
+import { JobName, JobProducer } from '@app/queues';
+import { RegistryClient } from '@app/registry-client';
+import type { AuthContext } from '@app/security';
+import { Inject, Injectable, Logger, NotFoundException } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { UnrecoverableError } from 'bullmq';
+import { DataSource, type EntityManager } from 'typeorm';
+import type { WorkflowDefinition, WorkflowStep } from '../workflows/workflow-definition.js';
+import { WorkflowsService } from '../workflows/workflows.service.js';
+import { AgentCaller, type AgentAnswer } from './agent-caller.js';
+import { renderTemplate, type TemplateScope } from './templates.js';
+
+const CARD_PATH = '/.well-known/agent-card.json';
+const DEFAULT_STEP_TIMEOUT_MS = 60_000;
+
+export interface StepView {
+  readonly stepId: string;
+  readonly status: string;
+  readonly attempt: number;
+  readonly agentUrl: string | null;
+  readonly taskId: string | null;
+  readonly output: unknown;
+  readonly error: string | null;
+  readonly startedAt: string | null;
+  readonly completedAt: string | null;
+}
+
+export interface RunView {
+  readonly id: string;
+  readonly workflow: string;
+  readonly version: number;
+  readonly status: string;
+  readonly input: unknown;
+  readonly output: unknown;
+  readonly error: string | null;
+  readonly createdAt: string;
+  readonly completedAt: string | null;
+  readonly steps: StepView[];
+}
+
+interface RunRow {
+  id: string;
+  tenant_id: string;
+  workflow_name: string;
+  workflow_version: number;
+  definition: WorkflowDefinition;
+  input: Record<string, unknown>;
+  status: string;
+  output: unknown;
+  error: string | null;
+  created_at: Date;
+  completed_at: Date | null;
+}
+
+interface StepRow {
+  step_id: string;
+  status: string;
+  attempt: number;
+  agent_url: string | null;
+  task_id: string | null;
+  output: unknown;
+  error: string | null;
+  started_at: Date | null;
+  completed_at: Date | null;
+}
+
+const TERMINAL_RUN = new Set<string>([
+  WorkflowRunStatus.Completed,
+  WorkflowRunStatus.Failed,
+  WorkflowRunStatus.Canceled,
+]);
+
+/**
+ * Runs workflows. PostgreSQL holds every run and step; a step travels as one
+ * BullMQ job per attempt (job id `run:step:attempt`, so re-enqueueing never
+ * duplicates). Completing a step and readying the steps it unblocks happen in
+ * one transaction, with fan-in counted in the step rows.
+ */
+@Injectable()
+export class RunsService {
+  private readonly logger = new Logger(RunsService.name);
+  private readonly caller: AgentCaller;
+  private readonly registry?: RegistryClient;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly workflows: WorkflowsService,
+    private readonly producer: JobProducer,
+    @Inject(ConfigService) config: PlatformConfigService,
+  ) {
+    const registry = config.get('registry', { infer: true });
+    this.caller = new AgentCaller(registry.apiKey);
+    this.registry = registry.url ? new RegistryClient(registry.url, registry.apiKey) : undefined;
+  }
+
+  async start(
+    auth: AuthContext,
+    workflowName: string,
+    input: Record<string, unknown>,
+  ): Promise<RunView> {
+    const workflow = await this.workflows.get(auth, workflowName);
+    const definition = workflow.definition;
+    const runId = await this.dataSource.transaction(async (manager) => {
+      const [run] = await queryRows<{ id: string }>(
+        manager,
+        `INSERT INTO workflow_runs (tenant_id, workflow_name, workflow_version, definition, input, status)
+         VALUES ($1, $2, $3, $4, $5, 'running') RETURNING id`,
+        [auth.tenantId, workflow.name, workflow.version, definition, input],
+      );
+      for (const step of definition.steps) {
+        const waitingFor = step.dependsOn?.length ?? 0;
+        await manager.query(
+          `INSERT INTO step_runs (run_id, tenant_id, step_id, status, remaining_deps) VALUES ($1, $2, $3, $4, $5)`,
+          [
+            run.id,
+            auth.tenantId,
+            step.id,
+            waitingFor === 0 ? StepRunStatus.Ready : StepRunStatus.Pending,
+            waitingFor,
+          ],
+        );
+      }
+      return run.id;
+    });
+    await this.enqueue(
+      auth.tenantId,
+      runId,
+      definition.steps.filter((step) => !step.dependsOn?.length).map((step) => step.id),
+      1,
+    );
+    return this.get(auth, runId);
+  }
+
+  async get(auth: AuthContext, runId: string): Promise<RunView> {
+    const [run] = await queryRows<RunRow>(
+      this.dataSource,
+      'SELECT * FROM workflow_runs WHERE id = $1 AND tenant_id = $2',
+      [runId, auth.tenantId],
+    );
+    if (run === undefined) throw new NotFoundException(`No run ${runId}`);
+    const steps = await queryRows<StepRow>(
+      this.dataSource,
+      'SELECT * FROM step_runs WHERE run_id = $1',
+      [runId],
+    );
+    const order = new Map(run.definition.steps.map((step, index) => [step.id, index]));
+    steps.sort((a, b) => (order.get(a.step_id) ?? 0) - (order.get(b.step_id) ?? 0));
+    return {
+      id: run.id,
+      workflow: run.workflow_name,
+      version: run.workflow_version,
+      status: run.status,
+      input: run.input,
+      output: run.output,
+      error: run.error,
+      createdAt: run.created_at.toISOString(),
+      completedAt: run.completed_at?.toISOString() ?? null,
+      steps: steps.map((step) => ({
+        stepId: step.step_id,
+        status: step.status,
+        attempt: step.attempt,
+        agentUrl: step.agent_url,
+        taskId: step.task_id,
+        output: step.output,
+        error: step.error,
+        startedAt: step.started_at?.toISOString() ?? null,
+        completedAt: step.completed_at?.toISOString() ?? null,
+      })),
+    };
+  }
+
+  /** Polls PostgreSQL until the run has finished or paused, or the wait is over. */
+  async waitFor(auth: AuthContext, runId: string, timeoutMs: number): Promise<RunView> {
+    const deadline = Date.now() + timeoutMs;
+    for (let delay = 10; ; delay = Math.min(delay * 2, 250)) {
+      const run = await this.get(auth, runId);
+      if (
+        TERMINAL_RUN.has(run.status) ||
+        run.status === (WorkflowRunStatus.WaitingInput as string) ||
+        Date.now() > deadline
+      )
+        return run;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+
+  /** One attempt of one step, as its job: claim it, call the agent, record what happened. */
+  async executeStep(
+    tenantId: string,
+    runId: string,
+    stepId: string,
+    attempt: number,
+  ): Promise<void> {
+    const [claimed] = await queryRows<{
+      definition: WorkflowDefinition;
+      input: Record<string, unknown>;
+    }>(
+      this.dataSource,
+      `UPDATE step_runs s SET status = 'running', attempt = $4, started_at = now()
+       FROM workflow_runs r
+       WHERE s.run_id = $1 AND s.step_id = $2 AND s.tenant_id = $3 AND s.status = 'ready' AND r.id = s.run_id AND r.status = 'running'
+       RETURNING r.definition, r.input`,
+      [runId, stepId, tenantId, attempt],
+    );
+    // Already taken, finished, or its run is over: nothing to do for this job.
+    if (claimed === undefined) return;
+    const step = claimed.definition.steps.find((candidate) => candidate.id === stepId);
+    if (step === undefined) throw new UnrecoverableError(`Run ${runId} has no step ${stepId}`);
+
+    let answer: AgentAnswer;
+    let agentUrl: string | null = null;
+    try {
+      agentUrl = await this.agentFor(step);
+      const scope = await this.scopeOf(runId, claimed.input);
+      answer = await this.caller.call(agentUrl, renderTemplate(step.input, scope), {
+        timeoutMs: step.timeoutMs ?? DEFAULT_STEP_TIMEOUT_MS,
+      });
+    } catch (error) {
+      await this.stepFailed(tenantId, runId, step, attempt, agentUrl, (error as Error).message);
+      return;
+    }
+    if (answer.state === 'completed') {
+      await this.stepCompleted(tenantId, runId, claimed.definition, step, agentUrl, answer);
+    } else {
+      await this.stepFailed(tenantId, runId, step, attempt, agentUrl, answer.text, answer.taskId);
+    }
+  }
+
+  private async agentFor(step: WorkflowStep): Promise<string> {
+    if (step.agentUrl) return step.agentUrl;
+    if (this.registry === undefined)
+      throw new Error(
+        `Step "${step.id}" needs skill "${step.skill}" but no registry is configured`,
+      );
+    const instance = await this.registry.resolve(step.skill ?? '');
+    return instance.cardUrl.endsWith(CARD_PATH)
+      ? instance.cardUrl.slice(0, -CARD_PATH.length)
+      : instance.url;
+  }
+
+  private async scopeOf(runId: string, input: Record<string, unknown>): Promise<TemplateScope> {
+    const done = await queryRows<{ step_id: string; output: unknown }>(
+      this.dataSource,
+      `SELECT step_id, output FROM step_runs WHERE run_id = $1 AND status = 'completed'`,
+      [runId],
+    );
+    return {
+      input,
+      steps: Object.fromEntries(done.map((row) => [row.step_id, { output: row.output }])),
+    };
+  }
+
+  private async stepCompleted(
+    tenantId: string,
+    runId: string,
+    definition: WorkflowDefinition,
+    step: WorkflowStep,
+    agentUrl: string | null,
+    answer: AgentAnswer,
+  ): Promise<void> {
+    const dependents = definition.steps
+      .filter((candidate) => candidate.dependsOn?.includes(step.id))
+      .map((candidate) => candidate.id);
+    const ready = await this.dataSource.transaction(async (manager) => {
+      await manager.query(
+        `UPDATE step_runs SET status = 'completed', output = $3, agent_url = $4, task_id = $5, error = NULL, completed_at = now()
+         WHERE run_id = $1 AND step_id = $2`,
+        [runId, step.id, { text: answer.text, data: answer.data ?? null }, agentUrl, answer.taskId],
+      );
+      const unblocked = await queryRows<{ step_id: string }>(
+        manager,
+        `UPDATE step_runs SET remaining_deps = remaining_deps - 1,
+           status = CASE WHEN remaining_deps = 1 THEN 'ready' ELSE status END
+         WHERE run_id = $1 AND step_id = ANY($2::text[]) RETURNING step_id, status`,
+        [runId, dependents],
+      );
+      await this.finishIfDone(manager, runId, definition);
+      return unblocked
+        .filter((row) => (row as { status?: string }).status === 'ready')
+        .map((row) => row.step_id);
+    });
+    await this.enqueue(tenantId, runId, ready, 1);
+  }
+
+  private async stepFailed(
+    tenantId: string,
+    runId: string,
+    step: WorkflowStep,
+    attempt: number,
+    agentUrl: string | null,
+    reason: string,
+    taskId: string | null = null,
+  ): Promise<void> {
+    const attempts = step.retry?.attempts ?? 1;
+    if (attempt < attempts) {
+      await this.dataSource.query(
+        `UPDATE step_runs SET status = 'ready', error = $3, agent_url = $4 WHERE run_id = $1 AND step_id = $2`,
+        [runId, step.id, reason, agentUrl],
+      );
+      await this.enqueue(tenantId, runId, [step.id], attempt + 1, step.retry?.backoffMs ?? 0);
+      return;
+    }
+    this.logger.warn(`Run ${runId}: step ${step.id} failed after ${attempt} attempt(s): ${reason}`);
+    await this.dataSource.transaction(async (manager) => {
+      await manager.query(
+        `UPDATE step_runs SET status = 'failed', error = $3, agent_url = $4, task_id = $5, completed_at = now()
+         WHERE run_id = $1 AND step_id = $2`,
+        [runId, step.id, reason, agentUrl, taskId],
+      );
+      await manager.query(
+        `UPDATE step_runs SET status = 'canceled' WHERE run_id = $1 AND status IN ('pending', 'ready')`,
+        [runId],
+      );
+      await manager.query(
+        `UPDATE workflow_runs SET status = 'failed', error = $2, completed_at = now() WHERE id = $1 AND status = 'running'`,
+        [runId, `Step "${step.id}" failed: ${reason}`],
+      );
+    });
+  }
+
+  private async finishIfDone(
+    manager: EntityManager,
+    runId: string,
+    definition: WorkflowDefinition,
+  ): Promise<void> {
+    const steps = await queryRows<{ step_id: string; status: string; output: unknown }>(
+      manager,
+      'SELECT step_id, status, output FROM step_runs WHERE run_id = $1',
+      [runId],
+    );
+    if (!steps.every((step) => step.status === 'completed')) return;
+    const [run] = await queryRows<{ input: Record<string, unknown> }>(
+      manager,
+      'SELECT input FROM workflow_runs WHERE id = $1',
+      [runId],
+    );
+    const scope: TemplateScope = {
+      input: run.input,
+      steps: Object.fromEntries(steps.map((step) => [step.step_id, { output: step.output }])),
+    };
+    const last = definition.steps.at(-1)?.id ?? '';
+    const text = renderTemplate(definition.output ?? `\${steps.${last}.output.text}`, scope);
+    await manager.query(
+      `UPDATE workflow_runs SET status = 'completed', output = $2, completed_at = now() WHERE id = $1 AND status = 'running'`,
+      [runId, { text: typeof text === 'string' ? text : JSON.stringify(text) }],
+    );
+  }
+
+  private async enqueue(
+    tenantId: string,
+    runId: string,
+    stepIds: readonly string[],
+    attempt: number,
+    delay = 0,
+  ): Promise<void> {
+    if (stepIds.length === 0) return;
+    await this.producer.enqueueBulk(
+      JobName.RunWorkflowStep,
+      stepIds.map((stepId) => ({
+        payload: { tenantId, runId, stepId, attempt },
+        options: { jobId: `${runId}:${stepId}:${attempt}`, ...(delay > 0 ? { delay } : {}) },
+      })),
+    );
+  }
+}

@@ -1,0 +1,206 @@
+import {
+  spawnApp,
+  startTestApp,
+  testConfig,
+  waitFor,
+  type SpawnedApp,
+  type TestApp,
+} from '@app/testing';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import { OrchestratorModule } from '../src/orchestrator.module.js';
+
+interface Run {
+  id: string;
+  status: string;
+  output: { text: string } | null;
+  error: string | null;
+  steps: Array<{
+    stepId: string;
+    status: string;
+    attempt: number;
+    agentUrl: string | null;
+    output: { text: string } | null;
+    error: string | null;
+  }>;
+}
+
+/** The orchestrator in process; a registry and an agent app as processes, the agents registering themselves. */
+describe('orchestrator: workflow runs against real agents', () => {
+  let registry: SpawnedApp;
+  let agents: SpawnedApp;
+  let orchestrator: TestApp;
+  const KEY = 'dev-local-key';
+
+  const call = async <T>(method: string, path: string, body?: unknown) => {
+    const response = await fetch(`${orchestrator.url}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${KEY}`,
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: response.status, body: (await response.json()) as T };
+  };
+  const define = async (definition: Record<string, unknown>) => {
+    const name = `wf-${randomUUID().slice(0, 8)}`;
+    const saved = await call('PUT', `/workflows/${name}`, definition);
+    expect(saved.status).toBe(200);
+    return name;
+  };
+  const run = (name: string, input: Record<string, unknown>) =>
+    call<Run>('POST', `/workflows/${name}/runs`, { input, wait: true, waitTimeoutMs: 30_000 });
+
+  beforeAll(async () => {
+    const prefix = `${process.env.REDIS_KEY_PREFIX}-runs`;
+    registry = await spawnApp('registry', {
+      REDIS_KEY_PREFIX: `${prefix}-registry`,
+      REGISTRY_PROBE_INTERVAL_SECONDS: '2',
+    });
+    agents = await spawnApp('agent', {
+      AGENTS: 'math,language,echo,slow',
+      REGISTRY_URL: registry.url,
+      REDIS_KEY_PREFIX: `${prefix}-agents`,
+      THROTTLE_MESSAGE_LIMIT: '100000',
+    });
+    const config = testConfig('orchestrator', {
+      REGISTRY_URL: registry.url,
+      REDIS_KEY_PREFIX: `${prefix}-orchestrator`,
+    });
+    orchestrator = await startTestApp(OrchestratorModule.register(config), config);
+    await waitFor(
+      async () => {
+        const response = await fetch(`${registry.url}/agents/resolve?skill=explain`, {
+          headers: { authorization: `Bearer ${KEY}` },
+        });
+        return response.status === 200;
+      },
+      { what: 'the agents to register', timeoutMs: 20_000 },
+    );
+  });
+
+  afterAll(async () => {
+    await orchestrator?.close();
+    await Promise.all([agents?.stop(), registry?.stop()]);
+  });
+
+  it('calculates and explains in French through agents found by skill', async () => {
+    const name = await define({
+      steps: [
+        { id: 'calculate', skill: 'calculate', input: 'Calculate ${input.expression}' },
+        {
+          id: 'explain',
+          skill: 'explain',
+          dependsOn: ['calculate'],
+          input: {
+            language: '${input.language}',
+            expression: '${input.expression}',
+            result: '${steps.calculate.output.text}',
+          },
+        },
+      ],
+    });
+    const result = await run(name, { expression: '2+2', language: 'fr' });
+    expect(result.status).toBe(200);
+    expect(result.body.status).toBe('completed');
+    expect(result.body.output?.text).toContain('4');
+    expect(result.body.output?.text).toContain('français');
+    expect(result.body.steps.map((step) => [step.stepId, step.status, step.attempt])).toEqual([
+      ['calculate', 'completed', 1],
+      ['explain', 'completed', 1],
+    ]);
+    expect(result.body.steps[0].agentUrl).toBe(`http://localhost:${agents.port}/agents/math`);
+  });
+
+  it('runs a DAG with fan-out and fan-in, each step seeing the outputs it depends on', async () => {
+    const echo = `${agents.url}/agents/echo`;
+    const name = await define({
+      steps: [
+        { id: 'start', agentUrl: echo, input: '${input.word}' },
+        {
+          id: 'left',
+          agentUrl: echo,
+          dependsOn: ['start'],
+          input: 'left(${steps.start.output.text})',
+        },
+        {
+          id: 'right',
+          agentUrl: echo,
+          dependsOn: ['start'],
+          input: 'right(${steps.start.output.text})',
+        },
+        {
+          id: 'join',
+          agentUrl: echo,
+          dependsOn: ['left', 'right'],
+          input: '${steps.left.output.text}+${steps.right.output.text}',
+        },
+      ],
+      output: 'joined: ${steps.join.output.text}',
+    });
+    const result = await run(name, { word: 'x' });
+    expect(result.body.status).toBe('completed');
+    expect(result.body.output?.text).toBe('joined: left(x)+right(x)');
+    expect(result.body.steps.every((step) => step.status === 'completed')).toBe(true);
+  });
+
+  it('retries a failing step, then fails the run with the reason, cancelling what had not run', async () => {
+    const name = await define({
+      steps: [
+        {
+          id: 'broken',
+          skill: 'calculate',
+          input: 'Calculate 1 +* 2',
+          retry: { attempts: 2, backoffMs: 50 },
+        },
+        {
+          id: 'after',
+          skill: 'explain',
+          dependsOn: ['broken'],
+          input: 'Explain ${steps.broken.output.text} in English',
+        },
+      ],
+    });
+    const result = await run(name, {});
+    expect(result.body.status).toBe('failed');
+    expect(result.body.error).toContain('broken');
+    expect(result.body.steps.map((step) => [step.stepId, step.status, step.attempt])).toEqual([
+      ['broken', 'failed', 2],
+      ['after', 'canceled', 0],
+    ]);
+  });
+
+  it('fails a step that outlives its timeout', async () => {
+    const name = await define({
+      steps: [
+        {
+          id: 'long',
+          agentUrl: `${agents.url}/agents/slow`,
+          input: { steps: 5, intervalMs: 400 },
+          timeoutMs: 500,
+        },
+      ],
+    });
+    const result = await run(name, {});
+    expect(result.body.status).toBe('failed');
+    expect(result.body.steps[0].error).toMatch(/abort|timeout|time/i);
+  });
+
+  it('answers at once without wait, and the run is readable by id', async () => {
+    const name = await define({
+      steps: [{ id: 'only', agentUrl: `${agents.url}/agents/echo`, input: 'hello' }],
+    });
+    const started = await call<Run>('POST', `/workflows/${name}/runs`, { input: {} });
+    expect(started.status).toBe(202);
+    await waitFor(
+      async () => (await call<Run>('GET', `/runs/${started.body.id}`)).body.status === 'completed',
+      { what: 'the run' },
+    );
+    expect((await call<Run>('GET', `/runs/${started.body.id}`)).body.output?.text).toBe('hello');
+    expect((await call('GET', `/runs/${randomUUID()}`)).status).toBe(404);
+    expect((await call('POST', '/workflows/no-such-workflow/runs', { input: {} })).status).toBe(
+      404,
+    );
+  });
+});
