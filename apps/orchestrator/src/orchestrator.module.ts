@@ -1,13 +1,11 @@
+import { A2aModule } from '@app/a2a';
 import type { PlatformConfig } from '@app/config';
 import { PlatformModule } from '@app/platform';
-import { QueueName, QueuesModule } from '@app/queues';
 import { Module, type DynamicModule } from '@nestjs/common';
-import { RunsController } from './runs/runs.controller.js';
-import { RunsService } from './runs/runs.service.js';
-import { StepWorker } from './runs/step.worker.js';
-import { WorkflowsModule } from './workflows/workflows.module.js';
+import { OrchestratorAgent } from './agent/orchestrator.agent.js';
+import { RunsModule } from './runs/runs.module.js';
 
-/** Runs multi-agent workflows as BullMQ jobs with state in PostgreSQL. */
+/** Runs multi-agent workflows as BullMQ jobs with state in PostgreSQL, and is an A2A agent itself. */
 @Module({})
 export class OrchestratorModule {
   static register(config: PlatformConfig): DynamicModule {
@@ -15,11 +13,9 @@ export class OrchestratorModule {
       module: OrchestratorModule,
       imports: [
         PlatformModule.forRoot(config),
-        QueuesModule.register(QueueName.WorkflowSteps),
-        WorkflowsModule,
+        RunsModule,
+        A2aModule.forRoot({ agents: [OrchestratorAgent], mount: 'root', imports: [RunsModule] }),
       ],
-      controllers: [RunsController],
-      providers: [RunsService, StepWorker],
     };
   }
 }

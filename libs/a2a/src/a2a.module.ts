@@ -20,10 +20,12 @@ export class A2aModule {
   static forRoot(options: A2aModuleOptions): DynamicModule {
     return {
       module: A2aModule,
-      imports:
-        options.mount === 'per-agent'
+      imports: [
+        ...(options.imports ?? []),
+        ...(options.mount === 'per-agent'
           ? [RouterModule.register([{ path: 'agents/:agent', module: A2aModule }])]
-          : [],
+          : []),
+      ],
       controllers: [AgentCardController, JsonRpcController, RestController],
       providers: [
         { provide: A2A_MODULE_OPTIONS, useValue: options },

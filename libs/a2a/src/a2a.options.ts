@@ -1,5 +1,5 @@
 import type { AgentExecutor } from '@a2a-js/sdk/server';
-import type { Type } from '@nestjs/common';
+import type { DynamicModule, Type } from '@nestjs/common';
 import type { AgentDirectory } from './agent/agent-directory.js';
 
 export const A2A_MODULE_OPTIONS = Symbol('A2A_MODULE_OPTIONS');
@@ -12,6 +12,8 @@ export interface A2aModuleOptions {
    * `root`: one agent at the app's root (the orchestrator).
    */
   readonly mount: 'per-agent' | 'root';
+  /** Modules whose exported providers the agents inject. */
+  readonly imports?: ReadonlyArray<Type | DynamicModule>;
   /** Where to announce the served agents; by default nowhere (no registry). */
   readonly directory?: Type<AgentDirectory>;
 }

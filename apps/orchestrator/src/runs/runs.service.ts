@@ -101,6 +101,15 @@ export class RunsService {
     input: Record<string, unknown>,
   ): Promise<RunView> {
     const workflow = await this.workflows.get(auth, workflowName);
+    return this.startDefinition(auth, workflow, input);
+  }
+
+  /** Starts a run of a stored version, or of a plan made for one request (version 0). */
+  async startDefinition(
+    auth: AuthContext,
+    workflow: { name: string; version: number; definition: WorkflowDefinition },
+    input: Record<string, unknown>,
+  ): Promise<RunView> {
     const definition = workflow.definition;
     const runId = await this.dataSource.transaction(async (manager) => {
       const [run] = await queryRows<{ id: string }>(
