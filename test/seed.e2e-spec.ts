@@ -10,24 +10,30 @@ import {
   type SpawnedApp,
 } from '@app/testing';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
 
 /** The product's first promise, end to end: every app as its own process, the SDK client as the user. */
 describe('seed scenario: "Calculate 2+2 and explain in French"', () => {
   let registry: SpawnedApp;
   let agents: SpawnedApp;
   let orchestrator: SpawnedApp;
-  const KEY = 'dev-local-key';
+  // A tenant of its own: registrations other test files make in the same database stay out of its discovery.
+  const TENANT = `seed-${randomUUID().slice(0, 8)}`;
+  const KEY = `seed-key-${randomUUID()}`;
+  const tenant = { BOOTSTRAP_TENANT: TENANT, BOOTSTRAP_API_KEY: KEY };
 
   beforeAll(async () => {
     const prefix = `${process.env.REDIS_KEY_PREFIX}-seed`;
-    registry = await spawnApp('registry', { REDIS_KEY_PREFIX: `${prefix}-registry` });
+    registry = await spawnApp('registry', { ...tenant, REDIS_KEY_PREFIX: `${prefix}-registry` });
     [agents, orchestrator] = await Promise.all([
       spawnApp('agent', {
+        ...tenant,
         AGENTS: 'math,language',
         REGISTRY_URL: registry.url,
         REDIS_KEY_PREFIX: `${prefix}-agents`,
       }),
       spawnApp('orchestrator', {
+        ...tenant,
         REGISTRY_URL: registry.url,
         REDIS_KEY_PREFIX: `${prefix}-orchestrator`,
       }),

@@ -30,7 +30,10 @@ describe('orchestrator: workflow runs against real agents', () => {
   let registry: SpawnedApp;
   let agents: SpawnedApp;
   let orchestrator: TestApp;
-  const KEY = 'dev-local-key';
+  // A tenant of its own: registrations other test files make in the same database stay out of its discovery.
+  const TENANT = `runs-${randomUUID().slice(0, 8)}`;
+  const KEY = `runs-key-${randomUUID()}`;
+  const tenant = { BOOTSTRAP_TENANT: TENANT, BOOTSTRAP_API_KEY: KEY };
 
   const call = async <T>(method: string, path: string, body?: unknown) => {
     const response = await fetch(`${orchestrator.url}${path}`, {
@@ -55,16 +58,19 @@ describe('orchestrator: workflow runs against real agents', () => {
   beforeAll(async () => {
     const prefix = `${process.env.REDIS_KEY_PREFIX}-runs`;
     registry = await spawnApp('registry', {
+      ...tenant,
       REDIS_KEY_PREFIX: `${prefix}-registry`,
       REGISTRY_PROBE_INTERVAL_SECONDS: '2',
     });
     agents = await spawnApp('agent', {
+      ...tenant,
       AGENTS: 'math,language,echo,slow',
       REGISTRY_URL: registry.url,
       REDIS_KEY_PREFIX: `${prefix}-agents`,
       THROTTLE_MESSAGE_LIMIT: '100000',
     });
     const config = testConfig('orchestrator', {
+      ...tenant,
       REGISTRY_URL: registry.url,
       REDIS_KEY_PREFIX: `${prefix}-orchestrator`,
     });
