@@ -5,6 +5,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { ConnectionOptions } from 'bullmq';
 import { JobProducer } from './job-producer.service.js';
+import { QueueDepthReporter } from './queue-depth.reporter.js';
 import type { QueueName } from './queue-names.js';
 
 /**
@@ -42,7 +43,7 @@ export class QueuesModule {
     return {
       module: QueuesModule,
       imports: [registered],
-      providers: [JobProducer],
+      providers: [JobProducer, QueueDepthReporter],
       exports: [registered, JobProducer],
     };
   }

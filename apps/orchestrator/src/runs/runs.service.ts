@@ -1,4 +1,5 @@
 import type { PlatformConfigService } from '@app/config';
+import { InjectMetric, MetricName } from '@app/metrics';
 import { queryRows, StepRunStatus, WorkflowRunStatus } from '@app/persistence';
 import { JobName, JobProducer } from '@app/queues';
 import { RegistryClient } from '@app/registry-client';
@@ -6,6 +7,7 @@ import type { AuthContext } from '@app/security';
 import { Inject, Injectable, Logger, NotFoundException } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { UnrecoverableError } from 'bullmq';
+import type { Counter, Histogram } from 'prom-client';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { WorkflowDefinition, WorkflowStep } from '../workflows/workflow-definition.js';
 import { WorkflowsService } from '../workflows/workflows.service.js';
@@ -89,6 +91,11 @@ export class RunsService {
     private readonly workflows: WorkflowsService,
     private readonly producer: JobProducer,
     @Inject(ConfigService) config: PlatformConfigService,
+    @InjectMetric(MetricName.WorkflowRuns)
+    private readonly runsTotal: Counter<'workflow' | 'status'>,
+    @InjectMetric(MetricName.WorkflowSteps) private readonly stepsTotal: Counter<'status'>,
+    @InjectMetric(MetricName.WorkflowStepDuration)
+    private readonly stepDuration: Histogram<'status'>,
   ) {
     const registry = config.get('registry', { infer: true });
     this.caller = new AgentCaller(registry.apiKey);
@@ -118,6 +125,7 @@ export class RunsService {
          VALUES ($1, $2, $3, $4, $5, 'running') RETURNING id`,
         [auth.tenantId, workflow.name, workflow.version, definition, input],
       );
+      this.runsTotal.inc({ workflow: workflow.name, status: 'started' });
       for (const step of definition.steps) {
         const waitingFor = step.dependsOn?.length ?? 0;
         await manager.query(
@@ -218,6 +226,11 @@ export class RunsService {
     const step = claimed.definition.steps.find((candidate) => candidate.id === stepId);
     if (step === undefined) throw new UnrecoverableError(`Run ${runId} has no step ${stepId}`);
 
+    const started = performance.now();
+    const observe = (status: string) => {
+      this.stepsTotal.inc({ status });
+      this.stepDuration.observe({ status }, (performance.now() - started) / 1000);
+    };
     let answer: AgentAnswer;
     let agentUrl: string | null = null;
     try {
@@ -227,12 +240,15 @@ export class RunsService {
         timeoutMs: step.timeoutMs ?? DEFAULT_STEP_TIMEOUT_MS,
       });
     } catch (error) {
+      observe('failed');
       await this.stepFailed(tenantId, runId, step, attempt, agentUrl, (error as Error).message);
       return;
     }
     if (answer.state === 'completed') {
+      observe('completed');
       await this.stepCompleted(tenantId, runId, claimed.definition, step, agentUrl, answer);
     } else {
+      observe('failed');
       await this.stepFailed(tenantId, runId, step, attempt, agentUrl, answer.text, answer.taskId);
     }
   }
@@ -312,7 +328,7 @@ export class RunsService {
       return;
     }
     this.logger.warn(`Run ${runId}: step ${step.id} failed after ${attempt} attempt(s): ${reason}`);
-    await this.dataSource.transaction(async (manager) => {
+    const failedRun = await this.dataSource.transaction(async (manager) => {
       await manager.query(
         `UPDATE step_runs SET status = 'failed', error = $3, agent_url = $4, task_id = $5, completed_at = now()
          WHERE run_id = $1 AND step_id = $2`,
@@ -322,11 +338,15 @@ export class RunsService {
         `UPDATE step_runs SET status = 'canceled' WHERE run_id = $1 AND status IN ('pending', 'ready')`,
         [runId],
       );
-      await manager.query(
-        `UPDATE workflow_runs SET status = 'failed', error = $2, completed_at = now() WHERE id = $1 AND status = 'running'`,
+      return queryRows<{ workflow_name: string }>(
+        manager,
+        `UPDATE workflow_runs SET status = 'failed', error = $2, completed_at = now() WHERE id = $1 AND status = 'running'
+         RETURNING workflow_name`,
         [runId, `Step "${step.id}" failed: ${reason}`],
       );
     });
+    for (const run of failedRun)
+      this.runsTotal.inc({ workflow: run.workflow_name, status: 'failed' });
   }
 
   private async finishIfDone(
@@ -351,10 +371,14 @@ export class RunsService {
     };
     const last = definition.steps.at(-1)?.id ?? '';
     const text = renderTemplate(definition.output ?? `\${steps.${last}.output.text}`, scope);
-    await manager.query(
-      `UPDATE workflow_runs SET status = 'completed', output = $2, completed_at = now() WHERE id = $1 AND status = 'running'`,
+    const completed = await queryRows<{ workflow_name: string }>(
+      manager,
+      `UPDATE workflow_runs SET status = 'completed', output = $2, completed_at = now() WHERE id = $1 AND status = 'running'
+       RETURNING workflow_name`,
       [runId, { text: typeof text === 'string' ? text : JSON.stringify(text) }],
     );
+    for (const run of completed)
+      this.runsTotal.inc({ workflow: run.workflow_name, status: 'completed' });
   }
 
   private async enqueue(
