@@ -193,6 +193,32 @@ describe('orchestrator: workflow runs against real agents', () => {
     expect(result.body.steps[0].error).toMatch(/abort|timeout|time/i);
   });
 
+  it('cancel mid-run: the steps not started are never called', async () => {
+    const name = await define({
+      steps: [
+        { id: 'long', agentUrl: `${agents.url}/agents/slow`, input: { steps: 4, intervalMs: 250 } },
+        { id: 'next', agentUrl: `${agents.url}/agents/echo`, dependsOn: ['long'], input: 'never' },
+      ],
+    });
+    const started = await call<Run>('POST', `/workflows/${name}/runs`, { input: {} });
+    await waitFor(
+      async () =>
+        (await call<Run>('GET', `/runs/${started.body.id}`)).body.steps[0].status === 'running',
+      { what: 'the first step to start' },
+    );
+    const canceled = await call<Run>('POST', `/runs/${started.body.id}/cancel`);
+    expect(canceled.status).toBe(200);
+    expect(canceled.body.status).toBe('canceled');
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const after = await call<Run>('GET', `/runs/${started.body.id}`);
+    expect(after.body.status).toBe('canceled');
+    expect(after.body.steps.find((step) => step.stepId === 'next')).toMatchObject({
+      status: 'canceled',
+      attempt: 0,
+    });
+    expect((await call('POST', `/runs/${randomUUID()}/cancel`)).status).toBe(404);
+  });
+
   it('answers at once without wait, and the run is readable by id', async () => {
     const name = await define({
       steps: [{ id: 'only', agentUrl: `${agents.url}/agents/echo`, input: 'hello' }],

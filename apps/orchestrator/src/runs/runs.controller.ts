@@ -1,5 +1,5 @@
 import { CurrentAuth, type AuthContext } from '@app/security';
-import { Body, Controller, Get, Param, ParseUUIDPipe, Post, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { IsBoolean, IsInt, IsObject, IsOptional, Max, Min } from 'class-validator';
 import { RunsService, type RunView } from './runs.service.js';
@@ -40,6 +40,16 @@ export class RunsController {
     }
     void reply.status(200);
     return this.runs.waitFor(auth, run.id, body.waitTimeoutMs ?? 60_000);
+  }
+
+  /** Cancels a run that has not finished; a finished one is answered as it is. */
+  @Post('runs/:id/cancel')
+  @HttpCode(200)
+  cancel(
+    @CurrentAuth() auth: AuthContext,
+    @Param('id', new ParseUUIDPipe()) id: string,
+  ): Promise<RunView> {
+    return this.runs.cancel(auth, id);
   }
 
   @Get('runs/:id')

@@ -188,6 +188,36 @@ export class RunsService {
     };
   }
 
+  /**
+   * Cancels a run that has not finished: steps not started are canceled and
+   * will not be called; a step already calling its agent finishes that call,
+   * and its result no longer unblocks anything.
+   */
+  async cancel(auth: AuthContext, runId: string): Promise<RunView> {
+    const canceled = await this.dataSource.transaction(async (manager) => {
+      const rows = await queryRows<{ workflow_name: string }>(
+        manager,
+        `UPDATE workflow_runs SET status = 'canceled', error = 'Canceled by the caller', completed_at = now()
+         WHERE id = $1 AND tenant_id = $2 AND status IN ('running', 'waiting_input') RETURNING workflow_name`,
+        [runId, auth.tenantId],
+      );
+      if (rows.length > 0) {
+        await manager.query(
+          `UPDATE step_runs SET status = 'canceled', completed_at = now()
+           WHERE run_id = $1 AND status IN ('pending', 'ready', 'waiting_input')`,
+          [runId],
+        );
+      }
+      return rows;
+    });
+    for (const row of canceled)
+      this.runsTotal.inc({ workflow: row.workflow_name, status: 'canceled' });
+    const run = await this.get(auth, runId);
+    if (canceled.length === 0 && !TERMINAL_RUN.has(run.status))
+      throw new NotFoundException(`No run ${runId}`);
+    return run;
+  }
+
   /** Polls PostgreSQL until the run has finished or paused, or the wait is over. */
   async waitFor(auth: AuthContext, runId: string, timeoutMs: number): Promise<RunView> {
     const deadline = Date.now() + timeoutMs;
@@ -291,14 +321,14 @@ export class RunsService {
     const ready = await this.dataSource.transaction(async (manager) => {
       await manager.query(
         `UPDATE step_runs SET status = 'completed', output = $3, agent_url = $4, task_id = $5, error = NULL, completed_at = now()
-         WHERE run_id = $1 AND step_id = $2`,
+         WHERE run_id = $1 AND step_id = $2 AND status = 'running'`,
         [runId, step.id, { text: answer.text, data: answer.data ?? null }, agentUrl, answer.taskId],
       );
       const unblocked = await queryRows<{ step_id: string }>(
         manager,
         `UPDATE step_runs SET remaining_deps = remaining_deps - 1,
            status = CASE WHEN remaining_deps = 1 THEN 'ready' ELSE status END
-         WHERE run_id = $1 AND step_id = ANY($2::text[]) RETURNING step_id, status`,
+         WHERE run_id = $1 AND step_id = ANY($2::text[]) AND status = 'pending' RETURNING step_id, status`,
         [runId, dependents],
       );
       await this.finishIfDone(manager, runId, definition);
