@@ -20,7 +20,8 @@ interface Run {
     status: string;
     attempt: number;
     agentUrl: string | null;
-    output: { text: string } | null;
+    taskId: string | null;
+    output: { text?: string; question?: string } | null;
     error: string | null;
   }>;
 }
@@ -217,6 +218,45 @@ describe('orchestrator: workflow runs against real agents', () => {
       attempt: 0,
     });
     expect((await call('POST', `/runs/${randomUUID()}/cancel`)).status).toBe(404);
+  });
+
+  it('INPUT_REQUIRED pauses the run with the question; the answer continues the same A2A task', async () => {
+    const name = await define({
+      steps: [
+        {
+          id: 'report',
+          agentUrl: `${agents.url}/agents/slow`,
+          input: { steps: 1, intervalMs: 10, askInput: true },
+        },
+        {
+          id: 'shout',
+          agentUrl: `${agents.url}/agents/echo`,
+          dependsOn: ['report'],
+          input: '${steps.report.output.text}!',
+        },
+      ],
+    });
+    const paused = await run(name, {});
+    expect(paused.body.status).toBe('waiting_input');
+    const step = paused.body.steps[0] as Run['steps'][number] & {
+      output: { question?: string } | null;
+      taskId?: string;
+    };
+    expect(step.status).toBe('waiting_input');
+    expect(step.output?.question).toBe('What should the report be called?');
+    const resumed = await call<Run>('POST', `/runs/${paused.body.id}/input`, {
+      text: 'Quarterly',
+      wait: true,
+    });
+    expect(resumed.status).toBe(200);
+    expect(resumed.body.status).toBe('completed');
+    // The step's output is every artifact of the task: its progress, then the report.
+    expect(resumed.body.output?.text).toBe('step 1/1\nReport named "Quarterly"!');
+    const report = resumed.body.steps[0];
+    expect(report.taskId).toBe(paused.body.steps[0].taskId);
+    expect((await call('POST', `/runs/${paused.body.id}/input`, { text: 'again' })).status).toBe(
+      409,
+    );
   });
 
   it('answers at once without wait, and the run is readable by id', async () => {

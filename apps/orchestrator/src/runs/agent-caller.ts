@@ -34,13 +34,19 @@ export class AgentCaller {
   async call(
     baseUrl: string,
     input: unknown,
-    options: { timeoutMs: number; traceparent?: string },
+    options: {
+      timeoutMs: number;
+      traceparent?: string;
+      taskId?: string | null;
+      contextId?: string | null;
+    },
   ): Promise<AgentAnswer> {
     const client = await this.client(baseUrl);
     const message: Message = {
       messageId: randomUUID(),
-      contextId: '',
-      taskId: '',
+      // A follow-up (the answer to INPUT_REQUIRED) continues the same task.
+      contextId: options.contextId ?? '',
+      taskId: options.taskId ?? '',
       role: Role.ROLE_USER,
       parts: [
         typeof input === 'string'

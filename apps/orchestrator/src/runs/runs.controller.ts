@@ -1,7 +1,16 @@
 import { CurrentAuth, type AuthContext } from '@app/security';
 import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { IsBoolean, IsInt, IsObject, IsOptional, Max, Min } from 'class-validator';
+import {
+  IsBoolean,
+  IsInt,
+  IsObject,
+  IsOptional,
+  IsString,
+  Max,
+  MaxLength,
+  Min,
+} from 'class-validator';
 import { RunsService, type RunView } from './runs.service.js';
 
 export class StartRunDto {
@@ -10,6 +19,29 @@ export class StartRunDto {
   input?: Record<string, unknown>;
 
   /** Answer once the run has finished (or paused), instead of at once. */
+  @IsOptional()
+  @IsBoolean()
+  wait?: boolean;
+
+  @IsOptional()
+  @IsInt()
+  @Min(100)
+  @Max(300_000)
+  waitTimeoutMs?: number;
+}
+
+export class ResumeRunDto {
+  /** The answer, as text… */
+  @IsOptional()
+  @IsString()
+  @MaxLength(100_000)
+  text?: string;
+
+  /** …or as data. */
+  @IsOptional()
+  @IsObject()
+  data?: Record<string, unknown>;
+
   @IsOptional()
   @IsBoolean()
   wait?: boolean;
@@ -40,6 +72,18 @@ export class RunsController {
     }
     void reply.status(200);
     return this.runs.waitFor(auth, run.id, body.waitTimeoutMs ?? 60_000);
+  }
+
+  /** Answers the question of a run waiting for input; the paused step continues the same A2A task. */
+  @Post('runs/:id/input')
+  @HttpCode(200)
+  async input(
+    @CurrentAuth() auth: AuthContext,
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @Body() body: ResumeRunDto,
+  ): Promise<RunView> {
+    const run = await this.runs.resume(auth, id, body.text ?? body.data);
+    return body.wait ? this.runs.waitFor(auth, run.id, body.waitTimeoutMs ?? 60_000) : run;
   }
 
   /** Cancels a run that has not finished; a finished one is answered as it is. */

@@ -4,7 +4,7 @@ import { queryRows, StepRunStatus, WorkflowRunStatus } from '@app/persistence';
 import { JobName, JobProducer } from '@app/queues';
 import { RegistryClient } from '@app/registry-client';
 import type { AuthContext } from '@app/security';
-import { Inject, Injectable, Logger, NotFoundException } from '@nestjs/common';
+import { ConflictException, Inject, Injectable, Logger, NotFoundException } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { UnrecoverableError } from 'bullmq';
 import type { Counter, Histogram } from 'prom-client';
@@ -243,12 +243,16 @@ export class RunsService {
     const [claimed] = await queryRows<{
       definition: WorkflowDefinition;
       input: Record<string, unknown>;
+      task_id: string | null;
+      context_id: string | null;
+      agent_url: string | null;
+      resume_input: unknown;
     }>(
       this.dataSource,
       `UPDATE step_runs s SET status = 'running', attempt = $4, started_at = now()
        FROM workflow_runs r
        WHERE s.run_id = $1 AND s.step_id = $2 AND s.tenant_id = $3 AND s.status = 'ready' AND r.id = s.run_id AND r.status = 'running'
-       RETURNING r.definition, r.input`,
+       RETURNING r.definition, r.input, s.task_id, s.context_id, s.agent_url, s.resume_input`,
       [runId, stepId, tenantId, attempt],
     );
     // Already taken, finished, or its run is over: nothing to do for this job.
@@ -264,10 +268,15 @@ export class RunsService {
     let answer: AgentAnswer;
     let agentUrl: string | null = null;
     try {
-      agentUrl = await this.agentFor(step);
-      const scope = await this.scopeOf(runId, claimed.input);
-      answer = await this.caller.call(agentUrl, renderTemplate(step.input, scope), {
+      const resuming = claimed.resume_input !== null && claimed.task_id !== null;
+      agentUrl = resuming && claimed.agent_url ? claimed.agent_url : await this.agentFor(step);
+      const message = resuming
+        ? claimed.resume_input
+        : renderTemplate(step.input, await this.scopeOf(runId, claimed.input));
+      answer = await this.caller.call(agentUrl, message, {
         timeoutMs: step.timeoutMs ?? DEFAULT_STEP_TIMEOUT_MS,
+        taskId: resuming ? claimed.task_id : null,
+        contextId: resuming ? claimed.context_id : null,
       });
     } catch (error) {
       observe('failed');
@@ -277,6 +286,9 @@ export class RunsService {
     if (answer.state === 'completed') {
       observe('completed');
       await this.stepCompleted(tenantId, runId, claimed.definition, step, agentUrl, answer);
+    } else if (answer.state === 'input_required') {
+      observe('waiting_input');
+      await this.stepWaiting(runId, step, agentUrl, answer);
     } else {
       observe('failed');
       await this.stepFailed(tenantId, runId, step, attempt, agentUrl, answer.text, answer.taskId);
@@ -337,6 +349,51 @@ export class RunsService {
         .map((row) => row.step_id);
     });
     await this.enqueue(tenantId, runId, ready, 1);
+  }
+
+  /** The agent asked a question: the run pauses until a caller answers it (POST /runs/{id}/input). */
+  private async stepWaiting(
+    runId: string,
+    step: WorkflowStep,
+    agentUrl: string | null,
+    answer: AgentAnswer,
+  ): Promise<void> {
+    await this.dataSource.transaction(async (manager) => {
+      await manager.query(
+        `UPDATE step_runs SET status = 'waiting_input', task_id = $3, context_id = $4, agent_url = $5,
+           output = $6, resume_input = NULL WHERE run_id = $1 AND step_id = $2 AND status = 'running'`,
+        [runId, step.id, answer.taskId, answer.contextId, agentUrl, { question: answer.text }],
+      );
+      await manager.query(
+        `UPDATE workflow_runs SET status = 'waiting_input' WHERE id = $1 AND status = 'running'`,
+        [runId],
+      );
+    });
+  }
+
+  /** Answers the question a paused run is waiting on; the same A2A task continues with it. */
+  async resume(auth: AuthContext, runId: string, input: unknown): Promise<RunView> {
+    const resumed = await this.dataSource.transaction(async (manager) => {
+      const [run] = await queryRows<{ id: string }>(
+        manager,
+        `UPDATE workflow_runs SET status = 'running' WHERE id = $1 AND tenant_id = $2 AND status = 'waiting_input' RETURNING id`,
+        [runId, auth.tenantId],
+      );
+      if (run === undefined) return [];
+      return queryRows<{ step_id: string; attempt: number }>(
+        manager,
+        `UPDATE step_runs SET status = 'ready', resume_input = $2 WHERE run_id = $1 AND status = 'waiting_input'
+         RETURNING step_id, attempt`,
+        [runId, JSON.stringify(input ?? '')],
+      );
+    });
+    if (resumed.length === 0) {
+      const run = await this.get(auth, runId);
+      throw new ConflictException(`Run ${run.id} is ${run.status}, not waiting for input`);
+    }
+    for (const step of resumed)
+      await this.enqueue(auth.tenantId, runId, [step.step_id], step.attempt + 1);
+    return this.get(auth, runId);
   }
 
   private async stepFailed(

@@ -48,6 +48,14 @@ export class StepRunEntity {
   @Column({ name: 'task_id', type: 'varchar', length: 128, nullable: true })
   taskId!: string | null;
 
+  /** The agent's context of the task, to continue it after INPUT_REQUIRED. */
+  @Column({ name: 'context_id', type: 'varchar', length: 128, nullable: true })
+  contextId!: string | null;
+
+  /** The caller's answer to the agent's question, sent when the step resumes. */
+  @Column({ name: 'resume_input', type: 'jsonb', nullable: true })
+  resumeInput!: unknown;
+
   @Column({ type: 'jsonb', nullable: true })
   output!: Record<string, unknown> | null;
 

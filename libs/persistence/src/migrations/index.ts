@@ -4,6 +4,7 @@ import { A2aTasks1795515690961 } from './1795515690961-A2aTasks.js';
 import { AgentRegistrations1795517673236 } from './1795517673236-AgentRegistrations.js';
 import { WorkflowDefinitions1795520214946 } from './1795520214946-WorkflowDefinitions.js';
 import { WorkflowRuns1795520382413 } from './1795520382413-WorkflowRuns.js';
+import { StepRunResume1795521433898 } from './1795521433898-StepRunResume.js';
 
 /** Every migration, oldest first; generated ones are added here by hand. */
 export const MIGRATIONS: Array<new () => MigrationInterface> = [
@@ -12,4 +13,5 @@ export const MIGRATIONS: Array<new () => MigrationInterface> = [
   AgentRegistrations1795517673236,
   WorkflowDefinitions1795520214946,
   WorkflowRuns1795520382413,
+  StepRunResume1795521433898,
 ];
