@@ -7,8 +7,10 @@ import {
   type TestApp,
 } from '@app/testing';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { OrchestratorModule } from '../src/orchestrator.module.js';
+import { StepWorker } from '../src/runs/step.worker.js';
 
 interface Run {
   id: string;
@@ -31,6 +33,7 @@ describe('orchestrator: workflow runs against real agents', () => {
   let registry: SpawnedApp;
   let agents: SpawnedApp;
   let orchestrator: TestApp;
+  let orchestratorPrefix: string;
   // A tenant of its own: registrations other test files make in the same database stay out of its discovery.
   const TENANT = `runs-${randomUUID().slice(0, 8)}`;
   const KEY = `runs-key-${randomUUID()}`;
@@ -70,6 +73,7 @@ describe('orchestrator: workflow runs against real agents', () => {
       REDIS_KEY_PREFIX: `${prefix}-agents`,
       THROTTLE_MESSAGE_LIMIT: '100000',
     });
+    orchestratorPrefix = `${prefix}-orchestrator`;
     const config = testConfig('orchestrator', {
       ...tenant,
       REGISTRY_URL: registry.url,
@@ -256,6 +260,49 @@ describe('orchestrator: workflow runs against real agents', () => {
     expect(report.taskId).toBe(paused.body.steps[0].taskId);
     expect((await call('POST', `/runs/${paused.body.id}/input`, { text: 'again' })).status).toBe(
       409,
+    );
+  });
+
+  it('loses no run when the queue is wiped mid-flight: the reconciler queues the work again from PostgreSQL', async () => {
+    const name = await define({
+      steps: [
+        { id: 'work', agentUrl: `${agents.url}/agents/slow`, input: { steps: 1, intervalMs: 300 } },
+        { id: 'after', agentUrl: `${agents.url}/agents/echo`, dependsOn: ['work'], input: 'done' },
+      ],
+    });
+    // The worker takes nothing until the queue has been wiped: only the reconciler can bring the work back.
+    const worker = orchestrator.app.get(StepWorker).worker;
+    await worker.pause(true);
+    const started = await Promise.all(
+      Array.from({ length: 10 }, () => call<Run>('POST', `/workflows/${name}/runs`, { input: {} })),
+    );
+    // What a Redis flush does to the orchestrator: every queue key is gone.
+    const redis = new Redis({ host: '127.0.0.1', port: Number(process.env.REDIS_PORT ?? 6379) });
+    try {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(
+          cursor,
+          'MATCH',
+          `${orchestratorPrefix}:*`,
+          'COUNT',
+          1000,
+        );
+        if (keys.length > 0) await redis.unlink(...keys);
+        cursor = next;
+      } while (cursor !== '0');
+    } finally {
+      await redis.quit();
+    }
+    void worker.resume(); // restarts the worker loop, which settles only when the worker stops
+    await waitFor(
+      async () => {
+        const runs = await Promise.all(
+          started.map((entry) => call<Run>('GET', `/runs/${entry.body.id}`)),
+        );
+        return runs.every((entry) => entry.body.status === 'completed');
+      },
+      { what: 'every run to complete after the wipe', timeoutMs: 30_000 },
     );
   });
 
