@@ -306,6 +306,55 @@ describe('orchestrator: workflow runs against real agents', () => {
     );
   });
 
+  it('fails over: when one of two instances of a skill is down, its circuit opens and the other serves', async () => {
+    const second = await spawnApp('agent', {
+      ...tenant,
+      AGENTS: 'math',
+      REGISTRY_URL: registry.url,
+      REDIS_KEY_PREFIX: `${process.env.REDIS_KEY_PREFIX}-runs-second`,
+    });
+    const calculators = async () => {
+      const response = await fetch(`${registry.url}/agents?skill=calculate`, {
+        headers: { authorization: `Bearer ${KEY}` },
+      });
+      return (
+        (await response.json()) as {
+          agents: Array<{ instances: Array<{ id: string; url: string }> }>;
+        }
+      ).agents.flatMap((agent) => agent.instances);
+    };
+    await waitFor(async () => (await calculators()).length === 2, {
+      what: 'two calculate instances',
+      timeoutMs: 15_000,
+    });
+    const dead = (await calculators()).find((instance) =>
+      instance.url.includes(`:${second.port}/`),
+    );
+    await second.stop('SIGKILL');
+    // The registry has not noticed yet; the orchestrator must route around the dead instance itself.
+    const excluding = await fetch(
+      `${registry.url}/agents/resolve?skill=calculate&exclude=${dead?.id ?? ''}`,
+      {
+        headers: { authorization: `Bearer ${KEY}` },
+      },
+    );
+    expect(((await excluding.json()) as { id: string }).id).not.toBe(dead?.id);
+    const name = await define({
+      steps: [
+        {
+          id: 'calc',
+          skill: 'calculate',
+          input: 'Calculate 5*5',
+          retry: { attempts: 3, backoffMs: 10 },
+        },
+      ],
+    });
+    const results = await Promise.all(Array.from({ length: 4 }, () => run(name, {})));
+    expect(results.map((result) => [result.body.status, result.body.output?.text])).toEqual(
+      Array(4).fill(['completed', '25']),
+    );
+  });
+
   it('answers at once without wait, and the run is readable by id', async () => {
     const name = await define({
       steps: [{ id: 'only', agentUrl: `${agents.url}/agents/echo`, input: 'hello' }],

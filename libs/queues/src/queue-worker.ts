@@ -1,4 +1,4 @@
-import { Logger, type OnModuleInit } from '@nestjs/common';
+import { Logger, type OnApplicationBootstrap, type OnModuleInit } from '@nestjs/common';
 import { WorkerHost } from '@nestjs/bullmq';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { JobPayloads } from './job-payloads.js';
@@ -24,7 +24,10 @@ const claimedQueues = new Set<QueueName>();
  * export class AgentProbeWorker extends QueueWorker<QueueName.AgentProbes> { ... }
  * ```
  */
-export abstract class QueueWorker<Q extends QueueName> extends WorkerHost implements OnModuleInit {
+export abstract class QueueWorker<Q extends QueueName>
+  extends WorkerHost
+  implements OnModuleInit, OnApplicationBootstrap
+{
   protected readonly logger = new Logger(this.constructor.name);
   protected abstract readonly queue: Q;
   protected abstract readonly handlers: JobHandlers<Q>;
@@ -38,6 +41,13 @@ export abstract class QueueWorker<Q extends QueueName> extends WorkerHost implem
       throw new Error(`Processor of "${this.queue}" has no handler for: ${missing.join(', ')}`);
     }
     claimedQueues.add(this.queue);
+  }
+
+  /** Worker-level errors (a lost lock, a job whose keys vanished in a Redis flush) are logged, not thrown. */
+  onApplicationBootstrap(): void | Promise<void> {
+    this.worker.on('error', (error: Error) => {
+      this.logger.warn(`Worker of "${this.queue}": ${error.message}`);
+    });
   }
 
   async process(job: Job): Promise<unknown> {

@@ -45,8 +45,14 @@ export class RegistryClient {
     await this.call('DELETE', `/agents/${encodeURIComponent(id)}`);
   }
 
-  resolve(skill: string): Promise<ResolvedInstance> {
-    return this.call<ResolvedInstance>('GET', `/agents/resolve?skill=${encodeURIComponent(skill)}`);
+  /** The healthy instance to call for a skill, leaving out the given instance ids. */
+  resolve(skill: string, exclude: readonly string[] = []): Promise<ResolvedInstance> {
+    const leaveOut =
+      exclude.length > 0 ? `&exclude=${exclude.map(encodeURIComponent).join(',')}` : '';
+    return this.call<ResolvedInstance>(
+      'GET',
+      `/agents/resolve?skill=${encodeURIComponent(skill)}${leaveOut}`,
+    );
   }
 
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {

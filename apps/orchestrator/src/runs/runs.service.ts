@@ -7,7 +7,7 @@ import type { AuthContext } from '@app/security';
 import { ConflictException, Inject, Injectable, Logger, NotFoundException } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { UnrecoverableError } from 'bullmq';
-import type { Counter, Histogram } from 'prom-client';
+import type { Counter, Gauge, Histogram } from 'prom-client';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { WorkflowDefinition, WorkflowStep } from '../workflows/workflow-definition.js';
 import { WorkflowsService } from '../workflows/workflows.service.js';
@@ -16,6 +16,7 @@ import { renderTemplate, type TemplateScope } from './templates.js';
 
 const CARD_PATH = '/.well-known/agent-card.json';
 const DEFAULT_STEP_TIMEOUT_MS = 60_000;
+const BREAKER_OPEN_MS = 30_000;
 
 export interface StepView {
   readonly stepId: string;
@@ -84,6 +85,7 @@ const TERMINAL_RUN = new Set<string>([
 export class RunsService {
   private readonly logger = new Logger(RunsService.name);
   private readonly caller: AgentCaller;
+  private readonly breakers = new Map<string, number>();
   private readonly registry?: RegistryClient;
 
   constructor(
@@ -96,6 +98,7 @@ export class RunsService {
     @InjectMetric(MetricName.WorkflowSteps) private readonly stepsTotal: Counter<'status'>,
     @InjectMetric(MetricName.WorkflowStepDuration)
     private readonly stepDuration: Histogram<'status'>,
+    @InjectMetric(MetricName.CircuitBreakerState) private readonly breakerState: Gauge<'agent'>,
   ) {
     const registry = config.get('registry', { infer: true });
     this.caller = new AgentCaller(registry.apiKey);
@@ -267,9 +270,13 @@ export class RunsService {
     };
     let answer: AgentAnswer;
     let agentUrl: string | null = null;
+    let instanceId: string | undefined;
     try {
       const resuming = claimed.resume_input !== null && claimed.task_id !== null;
-      agentUrl = resuming && claimed.agent_url ? claimed.agent_url : await this.agentFor(step);
+      const agent =
+        resuming && claimed.agent_url ? { url: claimed.agent_url } : await this.agentFor(step);
+      instanceId = agent.instanceId;
+      agentUrl = agent.url;
       const message = resuming
         ? claimed.resume_input
         : renderTemplate(step.input, await this.scopeOf(runId, claimed.input));
@@ -280,9 +287,13 @@ export class RunsService {
       });
     } catch (error) {
       observe('failed');
+      // The agent did not answer (connection refused, timeout): the next attempt goes elsewhere.
+      if (agentUrl !== null) this.tripBreaker(instanceId);
       await this.stepFailed(tenantId, runId, step, attempt, agentUrl, (error as Error).message);
       return;
     }
+    if (instanceId !== undefined && this.breakers.delete(instanceId))
+      this.breakerState.set({ agent: instanceId }, 0);
     if (answer.state === 'completed') {
       observe('completed');
       await this.stepCompleted(tenantId, runId, claimed.definition, step, agentUrl, answer);
@@ -295,16 +306,40 @@ export class RunsService {
     }
   }
 
-  private async agentFor(step: WorkflowStep): Promise<string> {
-    if (step.agentUrl) return step.agentUrl;
-    if (this.registry === undefined)
+  private async agentFor(step: WorkflowStep): Promise<{ url: string; instanceId?: string }> {
+    if (step.agentUrl) return { url: step.agentUrl };
+    if (this.registry === undefined) {
       throw new Error(
         `Step "${step.id}" needs skill "${step.skill}" but no registry is configured`,
       );
-    const instance = await this.registry.resolve(step.skill ?? '');
-    return instance.cardUrl.endsWith(CARD_PATH)
+    }
+    const instance = await this.registry.resolve(step.skill ?? '', this.openInstances());
+    const url = instance.cardUrl.endsWith(CARD_PATH)
       ? instance.cardUrl.slice(0, -CARD_PATH.length)
       : instance.url;
+    return { url, instanceId: instance.id };
+  }
+
+  /**
+   * Instances that failed to answer lately: their circuit is open for
+   * BREAKER_OPEN_MS and discovery leaves them out, so a retry goes to another
+   * instance of the same skill.
+   */
+  private openInstances(): string[] {
+    const now = Date.now();
+    for (const [id, until] of this.breakers) {
+      if (until <= now) {
+        this.breakers.delete(id);
+        this.breakerState.set({ agent: id }, 1);
+      }
+    }
+    return [...this.breakers.keys()];
+  }
+
+  private tripBreaker(instanceId: string | undefined): void {
+    if (instanceId === undefined) return;
+    this.breakers.set(instanceId, Date.now() + BREAKER_OPEN_MS);
+    this.breakerState.set({ agent: instanceId }, 2);
   }
 
   private async scopeOf(runId: string, input: Record<string, unknown>): Promise<TemplateScope> {

@@ -1,6 +1,16 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+} from 'class-validator';
 
 const toBoolean = ({ value }: { value: unknown }) =>
   value === 'true' ? true : value === 'false' ? false : value;
@@ -53,6 +63,14 @@ export class DiscoveryQuery {
   @IsInt()
   @Min(1)
   page?: number;
+
+  /** Instance ids to leave out (comma-separated), e.g. ones a caller just failed to reach. */
+  @ApiPropertyOptional()
+  @IsOptional()
+  @Matches(/^[0-9a-f-]{36}(,[0-9a-f-]{36}){0,49}$/i, {
+    message: 'exclude must list instance ids, comma-separated',
+  })
+  exclude?: string;
 
   /** `summary` (default): name, description and skills of each agent; `full`: its whole card. */
   @ApiPropertyOptional({ enum: ['summary', 'full'] })

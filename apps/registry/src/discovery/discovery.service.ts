@@ -106,8 +106,18 @@ export class DiscoveryService {
   }
 
   /** The one healthy instance of a skill a caller should use now: lowest latency, freshest heartbeat. */
-  async resolve(auth: AuthContext, skill: string): Promise<DiscoveredInstance & { name: string }> {
-    const result = await this.discover(auth, { skill, healthy: true, page: 1, pageSize: 1 });
+  async resolve(
+    auth: AuthContext,
+    skill: string,
+    exclude?: string,
+  ): Promise<DiscoveredInstance & { name: string }> {
+    const result = await this.discover(auth, {
+      skill,
+      healthy: true,
+      page: 1,
+      pageSize: 1,
+      exclude,
+    });
     const agent = result.agents[0];
     const instance = agent?.instances[0];
     if (agent === undefined || instance === undefined)
@@ -126,6 +136,7 @@ export class DiscoveryService {
       where.push(clause(`$${values.length}`));
     };
     if (query.healthy) where.push(`status = 'healthy'`);
+    if (query.exclude) add((p) => `id <> ALL(${p}::uuid[])`, query.exclude.split(','));
     if (query.skill) add((p) => `skills @> ARRAY[${p}]::text[]`, query.skill);
     if (query.tag) add((p) => `tags @> ARRAY[${p}]::text[]`, query.tag);
     if (query.inputMode) add((p) => `input_modes @> ARRAY[${p}]::text[]`, query.inputMode);

@@ -45,7 +45,8 @@ export class AgentProbeWorker
     super();
   }
 
-  async onApplicationBootstrap(): Promise<void> {
+  override async onApplicationBootstrap(): Promise<void> {
+    await super.onApplicationBootstrap();
     const every = this.config.get('registry', { infer: true }).probeIntervalSeconds * 1000;
     await this.probes.upsertJobScheduler(
       SWEEP_SCHEDULER,

@@ -1,5 +1,6 @@
 import { CurrentAuth, type AuthContext } from '@app/security';
 import {
+  BadRequestException,
   Body,
   Controller,
   Delete,
@@ -56,8 +57,12 @@ export class RegistrationsController {
   resolve(
     @CurrentAuth() auth: AuthContext,
     @Query('skill') skill: string | undefined,
+    @Query('exclude') exclude: string | undefined,
   ): Promise<DiscoveredInstance & { name: string }> {
-    return this.discovery.resolve(auth, skill ?? '');
+    if (exclude !== undefined && !/^[0-9a-f-]{36}(,[0-9a-f-]{36}){0,49}$/i.test(exclude)) {
+      throw new BadRequestException('exclude must list instance ids, comma-separated');
+    }
+    return this.discovery.resolve(auth, skill ?? '', exclude);
   }
 
   @Get(':id')
