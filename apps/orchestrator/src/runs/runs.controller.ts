@@ -13,12 +13,8 @@ import {
 } from 'class-validator';
 import { RunsService, type RunView } from './runs.service.js';
 
-export class StartRunDto {
-  @IsOptional()
-  @IsObject()
-  input?: Record<string, unknown>;
-
-  /** Answer once the run has finished (or paused), instead of at once. */
+/** Whether to answer once the run has finished (or paused) rather than at once. */
+class WaitForRun {
   @IsOptional()
   @IsBoolean()
   wait?: boolean;
@@ -30,7 +26,13 @@ export class StartRunDto {
   waitTimeoutMs?: number;
 }
 
-export class ResumeRunDto {
+export class StartRunDto extends WaitForRun {
+  @IsOptional()
+  @IsObject()
+  input?: Record<string, unknown>;
+}
+
+export class ResumeRunDto extends WaitForRun {
   /** The answer, as text… */
   @IsOptional()
   @IsString()
@@ -41,16 +43,6 @@ export class ResumeRunDto {
   @IsOptional()
   @IsObject()
   data?: Record<string, unknown>;
-
-  @IsOptional()
-  @IsBoolean()
-  wait?: boolean;
-
-  @IsOptional()
-  @IsInt()
-  @Min(100)
-  @Max(300_000)
-  waitTimeoutMs?: number;
 }
 
 @Controller()
