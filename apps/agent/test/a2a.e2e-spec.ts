@@ -748,11 +748,10 @@ describe('agent app over A2A', () => {
         );
       return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
     };
-    try {
-      const deliveredBefore = await metric('delivered');
-      const result = await jsonRpcMath.sendMessage({
+    const sendWithWebhook = (text: string) =>
+      jsonRpcMath.sendMessage({
         tenant: '',
-        message: userMessage('Calculate 8*8'),
+        message: userMessage(text),
         configuration: {
           acceptedOutputModes: [],
           returnImmediately: false,
@@ -763,6 +762,9 @@ describe('agent app over A2A', () => {
         },
         metadata: undefined,
       });
+    try {
+      const deliveredBefore = await metric('delivered');
+      const result = await sendWithWebhook('Calculate 8*8');
       if (!isTask(result)) throw new Error('expected a task');
       await waitFor(
         () => received.some((delivery) => delivery.body.includes('TASK_STATE_COMPLETED')),
@@ -774,19 +776,7 @@ describe('agent app over A2A', () => {
 
       status = 500;
       const rejectedBefore = await metric('rejected');
-      await jsonRpcMath.sendMessage({
-        tenant: '',
-        message: userMessage('Calculate 9*9'),
-        configuration: {
-          acceptedOutputModes: [],
-          returnImmediately: false,
-          taskPushNotificationConfig: TaskPushNotificationConfig.fromJSON({
-            url: `http://127.0.0.1:${port}/hook`,
-            token: 'hook-token',
-          }),
-        },
-        metadata: undefined,
-      });
+      await sendWithWebhook('Calculate 9*9');
       await waitFor(async () => (await metric('rejected')) > rejectedBefore, {
         what: 'a refused delivery to be counted',
       });

@@ -61,6 +61,13 @@ function integer(value: string | undefined, name: string): number | undefined {
 /** Every HTTP+JSON path also exists under a `/{tenant}` prefix. */
 const withTenant = (path: string): string[] => [path, `:tenant/${path}`];
 
+/** The push-notification config a path names. */
+const configRef = (request: RestRequest) => ({
+  tenant: '',
+  taskId: request.params.task ?? '',
+  id: request.params.configId ?? '',
+});
+
 /** `{id}:{verb}` in one path segment, as the HTTP+JSON binding writes custom methods. */
 function splitVerb(segment: string): { id: string; verb?: string } {
   const at = segment.lastIndexOf(':');
@@ -245,10 +252,7 @@ export class RestController {
     return this.run(request, reply, auth, 'GetTaskPushNotificationConfig', async (agent, context) =>
       ok(
         TaskPushNotificationConfig,
-        await agent.requestHandler.getTaskPushNotificationConfig(
-          { tenant: '', taskId: request.params.task ?? '', id: request.params.configId ?? '' },
-          context,
-        ),
+        await agent.requestHandler.getTaskPushNotificationConfig(configRef(request), context),
       ),
     );
   }
@@ -266,10 +270,7 @@ export class RestController {
       auth,
       'DeleteTaskPushNotificationConfig',
       async (agent, context) => {
-        await agent.requestHandler.deleteTaskPushNotificationConfig(
-          { tenant: '', taskId: request.params.task ?? '', id: request.params.configId ?? '' },
-          context,
-        );
+        await agent.requestHandler.deleteTaskPushNotificationConfig(configRef(request), context);
         return { status: 204 };
       },
     );
