@@ -35,14 +35,17 @@ const MAX_IN_FLIGHT = 10_000;
  * - a flush writes the pending tasks of every request in one upsert, and a
  *   few flushes run side by side (never two with the same task, so a newer
  *   version is never overtaken by an older one).
- * Tasks this process is executing are also served from memory: the SDK
- * re-reads a task before every event.
+ * Tasks this process is executing are also served from memory (the SDK
+ * re-reads a task before every event), and so is a task while its latest
+ * version is being written: a reader never gets an older version than one
+ * already served.
  */
 @Injectable()
 export class TaskWriteBuffer implements OnApplicationShutdown {
   private readonly logger = new Logger(TaskWriteBuffer.name);
   private readonly pending = new Map<string, Entry>();
-  private readonly flushingIds = new Set<string>();
+  /** Rows being written right now, by task id (at most one flush per task at a time). */
+  private readonly writing = new Map<string, TaskRow>();
   private readonly activeFlushes = new Set<Promise<void>>();
   private readonly inFlight = new Map<string, TaskRow>();
   private readonly known = new Set<string>();
@@ -59,7 +62,7 @@ export class TaskWriteBuffer implements OnApplicationShutdown {
 
   /** The latest version of a task this process is writing or executing, if any. */
   peek(id: string): TaskRow | undefined {
-    return this.pending.get(id)?.row ?? this.inFlight.get(id);
+    return this.pending.get(id)?.row ?? this.writing.get(id) ?? this.inFlight.get(id);
   }
 
   /**
@@ -131,18 +134,19 @@ export class TaskWriteBuffer implements OnApplicationShutdown {
     while (this.activeFlushes.size < MAX_CONCURRENT_FLUSHES) {
       const batch: Array<[string, Entry]> = [];
       for (const [id, entry] of this.pending) {
-        if (this.flushingIds.has(id)) continue;
+        if (this.writing.has(id)) continue;
         batch.push([id, entry]);
         if (batch.length >= MAX_BATCH) break;
       }
       if (batch.length === 0) return;
-      for (const [id] of batch) {
+      for (const [id, entry] of batch) {
         this.pending.delete(id);
-        this.flushingIds.add(id);
+        this.writing.set(id, entry.row);
       }
       const flush = this.writeBatch(batch).finally(() => {
         this.activeFlushes.delete(flush);
-        for (const [id] of batch) this.flushingIds.delete(id);
+        // Only now may a read fall through to the table: it holds this version.
+        for (const [id] of batch) this.writing.delete(id);
         if (this.pending.size > 0) {
           const waiting = [...this.pending.values()].some((entry) => entry.waiters.length > 0);
           this.schedule(waiting);

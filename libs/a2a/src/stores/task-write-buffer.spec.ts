@@ -1,0 +1,93 @@
+import { openTestDataSource, waitFor } from '@app/testing';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import type { DataSource } from 'typeorm';
+import { TaskWriteBuffer, type TaskRow } from './task-write-buffer.js';
+
+function row(id: string, state: string, chunks: number): TaskRow {
+  return {
+    id,
+    tenantId: '',
+    owner: 'buffer-spec',
+    agent: 'echo',
+    contextId: 'ctx',
+    state,
+    statusTimestamp: new Date(),
+    task: { id, contextId: 'ctx', chunks },
+  };
+}
+
+async function stored(db: DataSource, id: string): Promise<unknown> {
+  const rows = await db.query<Array<{ task: { chunks: number } }>>(
+    'SELECT task FROM a2a_tasks WHERE id = $1',
+    [id],
+  );
+  return rows[0]?.task.chunks;
+}
+
+describe('TaskWriteBuffer (real PostgreSQL)', () => {
+  let db: DataSource;
+  let buffer: TaskWriteBuffer;
+
+  beforeAll(async () => {
+    db = await openTestDataSource();
+    buffer = new TaskWriteBuffer(db);
+  });
+
+  afterAll(async () => {
+    await buffer.onApplicationShutdown();
+    await db.destroy();
+  });
+
+  it('writes only the latest version of a task saved within the window', async () => {
+    const id = randomUUID();
+    await buffer.write(row(id, 'TASK_STATE_SUBMITTED', 0), true, false);
+    await Promise.all(
+      [1, 2, 3].map((n) => buffer.write(row(id, 'TASK_STATE_WORKING', n), false, false)),
+    );
+    await buffer.write(row(id, 'TASK_STATE_COMPLETED', 4), true, true);
+    expect(await stored(db, id)).toBe(4);
+    expect(buffer.peek(id)).toBeUndefined();
+  });
+
+  it('serves a settled task from memory until the table holds it, never an older version', async () => {
+    const id = randomUUID();
+    await buffer.write(row(id, 'TASK_STATE_WORKING', 2), true, false);
+
+    // Hold the row so that the next flush blocks half-way, as a slow commit would.
+    const blocker = db.createQueryRunner();
+    await blocker.connect();
+    await blocker.startTransaction();
+    await blocker.query('SELECT id FROM a2a_tasks WHERE id = $1 FOR UPDATE', [id]);
+    try {
+      const written = buffer.write(row(id, 'TASK_STATE_COMPLETED', 3), true, true);
+      await waitFor(
+        async () =>
+          (
+            await db.query<unknown[]>(
+              `SELECT 1 FROM pg_stat_activity
+               WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO a2a_tasks%'`,
+            )
+          ).length > 0,
+        { what: 'the flush to wait for the row lock' },
+      );
+      // The table still holds the older version, so the buffer must answer.
+      expect(await stored(db, id)).toBe(2);
+      expect(buffer.peek(id)?.task).toEqual(expect.objectContaining({ chunks: 3 }));
+      await blocker.commitTransaction();
+      await written;
+    } finally {
+      if (blocker.isTransactionActive) await blocker.rollbackTransaction();
+      await blocker.release();
+    }
+    expect(await stored(db, id)).toBe(3);
+    expect(buffer.peek(id)).toBeUndefined();
+  });
+
+  it('flush() writes what was only acknowledged', async () => {
+    const id = randomUUID();
+    await buffer.write(row(id, 'TASK_STATE_WORKING', 7), false, false);
+    await buffer.flush();
+    expect(await stored(db, id)).toBe(7);
+  });
+});
