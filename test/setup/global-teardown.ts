@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import pg from 'pg';
 
-/** Drops the run's database and deletes the run's Redis keys. */
+/** Drops the run's databases and deletes the run's Redis keys. */
 export default async function globalTeardown(): Promise<void> {
   const database = process.env.DATABASE_NAME;
   const prefix = process.env.REDIS_KEY_PREFIX;
@@ -14,7 +14,13 @@ export default async function globalTeardown(): Promise<void> {
       database: 'postgres',
     });
     await client.connect();
-    await client.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+    // The run's database, and those test files made for themselves (isolatedDatabase).
+    const { rows } = await client.query<{ datname: string }>(
+      `SELECT datname FROM pg_database WHERE datname = $1 OR starts_with(datname, $1 || '_')`,
+      [database],
+    );
+    for (const { datname } of rows)
+      await client.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
     await client.end();
   }
   if (prefix?.startsWith('a2a-test-')) {

@@ -21,6 +21,13 @@ export enum NodeEnvironment {
   Test = 'test',
 }
 
+/** What one process of an app does: serve its API, work its queues, or both. */
+export enum WorkerMode {
+  All = 'all',
+  Http = 'http',
+  Worker = 'worker',
+}
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -62,6 +69,17 @@ export class Environment {
     message: 'INSTANCE_ID may hold letters, digits, ".", "_" and "-" only',
   })
   INSTANCE_ID?: string;
+
+  /** The agent instance's identity where the orchestrator sets it (in Kubernetes, the pod name); INSTANCE_ID wins when both are set. */
+  @IsOptional()
+  @IsString()
+  @Matches(/^[A-Za-z0-9._-]{1,128}$/, {
+    message: 'A2A_AGENT_ID may hold letters, digits, ".", "_" and "-" only',
+  })
+  A2A_AGENT_ID?: string;
+
+  @IsEnum(WorkerMode, { message: 'WORKER_MODE must be all, http or worker' })
+  WORKER_MODE: WorkerMode = WorkerMode.All;
 
   @IsIn(LOG_LEVELS)
   LOG_LEVEL: LogLevel = 'info';
@@ -221,6 +239,25 @@ export class Environment {
   @Max(4 * 1024 * 1024)
   REGISTRY_MAX_CARD_BYTES = 256 * 1024;
 
+  /** OpenAI-compatible API base (e.g. https://api.openai.com/v1) for the orchestrator's LLM planner; unset: rules only. */
+  @IsOptional()
+  @IsUrl({ protocols: ['http', 'https'], require_tld: false })
+  PLANNER_LLM_URL?: string;
+
+  @IsOptional()
+  @IsString()
+  PLANNER_LLM_API_KEY?: string;
+
+  @IsString()
+  @MinLength(1)
+  PLANNER_LLM_MODEL = 'gpt-4o-mini';
+
+  @Transform(toInteger)
+  @IsInt()
+  @Min(1000)
+  @Max(300_000)
+  PLANNER_LLM_TIMEOUT_MS = 30_000;
+
   @IsString()
   @Matches(/^\s*[a-z][a-z0-9-]*(\s*,\s*[a-z][a-z0-9-]*)*\s*$/, {
     message: 'AGENTS must be a comma-separated list of agent names (e.g. "math,language")',
@@ -264,10 +301,12 @@ const describe = (error: ValidationError, input: Record<string, string>): string
   return `${error.property}: ${reasons} (got ${shown})`;
 };
 
-const VARIABLES: readonly string[] = [
+/** Every variable {@link parseEnvironment} reads (APP_VERSION is read by {@link loadPlatformConfig}). */
+export const ENVIRONMENT_VARIABLES: readonly string[] = [
   ...Object.keys(new Environment()),
   'PORT',
   'INSTANCE_ID',
+  'A2A_AGENT_ID',
   'DATABASE_URL',
   'REDIS_URL',
   'REDIS_PASSWORD',
@@ -276,12 +315,14 @@ const VARIABLES: readonly string[] = [
   'REGISTRY_URL',
   'REGISTRY_API_KEY',
   'REGISTRY_ALLOW_PRIVATE_URLS',
+  'PLANNER_LLM_URL',
+  'PLANNER_LLM_API_KEY',
 ];
 
 /** Parses and validates the raw environment; throws {@link EnvironmentError} naming every bad variable. */
 export function parseEnvironment(raw: Readonly<Record<string, string | undefined>>): Environment {
   const input: Record<string, string> = {};
-  for (const key of VARIABLES) {
+  for (const key of ENVIRONMENT_VARIABLES) {
     const value = raw[key];
     if (value !== undefined) input[key] = value;
   }

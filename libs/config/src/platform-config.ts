@@ -7,6 +7,7 @@ import {
   parseEnvironment,
   type Environment,
   type LogLevel,
+  type WorkerMode,
 } from './environment.js';
 
 export const APP_NAMES = ['agent', 'orchestrator', 'registry'] as const;
@@ -34,6 +35,8 @@ export interface AppConfig {
   readonly bodyLimitBytes: number;
   readonly shutdownDelayMs: number;
   readonly shutdownTimeoutMs: number;
+  /** `all`: API and queue workers; `http`: API only; `worker`: queue workers (and health, metrics) only. */
+  readonly workerMode: WorkerMode;
 }
 
 export interface DatabaseConfig {
@@ -95,6 +98,14 @@ export interface ThrottleConfig {
 }
 
 /** Every namespace of the validated configuration; read it with `ConfigService<PlatformConfig, true>`. */
+/** The orchestrator's optional LLM planner (an OpenAI-compatible chat completions API). */
+export interface PlannerConfig {
+  readonly llmUrl?: string;
+  readonly llmApiKey?: string;
+  readonly llmModel: string;
+  readonly llmTimeoutMs: number;
+}
+
 export interface PlatformConfig {
   readonly app: AppConfig;
   readonly database: DatabaseConfig;
@@ -103,6 +114,7 @@ export interface PlatformConfig {
   readonly throttle: ThrottleConfig;
   readonly a2a: A2aConfig;
   readonly registry: RegistryConfig;
+  readonly planner: PlannerConfig;
 }
 
 /** Validates the raw environment once and splits it into typed namespaces. */
@@ -121,12 +133,13 @@ function toPlatformConfig(app: AppName, env: Environment, version?: string): Pla
       production: env.NODE_ENV === NodeEnvironment.Production,
       host: env.HOST,
       port: env.PORT ?? DEFAULT_PORTS[app],
-      instanceId: env.INSTANCE_ID ?? `${hostname()}-${process.pid}`,
+      instanceId: env.INSTANCE_ID ?? env.A2A_AGENT_ID ?? `${hostname()}-${process.pid}`,
       version: version ?? packageVersion(),
       logLevel: env.LOG_LEVEL,
       bodyLimitBytes: env.HTTP_BODY_LIMIT_BYTES,
       shutdownDelayMs: env.SHUTDOWN_DELAY_MS,
       shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+      workerMode: env.WORKER_MODE,
     },
     database: {
       url: env.DATABASE_URL,
@@ -175,6 +188,12 @@ function toPlatformConfig(app: AppName, env: Environment, version?: string): Pla
       allowPrivateUrls:
         env.REGISTRY_ALLOW_PRIVATE_URLS ?? env.NODE_ENV !== NodeEnvironment.Production,
       maxCardBytes: env.REGISTRY_MAX_CARD_BYTES,
+    },
+    planner: {
+      llmUrl: env.PLANNER_LLM_URL?.replace(/\/+$/, ''),
+      llmApiKey: env.PLANNER_LLM_API_KEY,
+      llmModel: env.PLANNER_LLM_MODEL,
+      llmTimeoutMs: env.PLANNER_LLM_TIMEOUT_MS,
     },
   };
 }

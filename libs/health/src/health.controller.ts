@@ -4,9 +4,10 @@ import { RedisHealthIndicator } from '@app/redis';
 import { Public } from '@app/security';
 import { Controller, Get, Header, Inject, ServiceUnavailableException } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { HealthCheck, HealthCheckService, type HealthIndicatorResult } from '@nestjs/terminus';
+import { HealthCheck, type HealthIndicatorResult } from '@nestjs/terminus';
 import { SkipThrottle } from '@nestjs/throttler';
 import { LifecycleState } from './lifecycle-state.service.js';
+import { ReadinessService, ShuttingDown } from './readiness.service.js';
 
 type DependencyState = 'up' | 'down';
 
@@ -30,7 +31,7 @@ export interface HealthReport {
 @Controller()
 export class HealthController {
   constructor(
-    private readonly health: HealthCheckService,
+    private readonly readinessService: ReadinessService,
     private readonly database: DatabaseHealthIndicator,
     private readonly redis: RedisHealthIndicator,
     private readonly lifecycle: LifecycleState,
@@ -63,13 +64,15 @@ export class HealthController {
   @Get('ready')
   @Header('Cache-Control', 'no-store')
   @HealthCheck()
-  readiness() {
-    if (this.lifecycle.isShuttingDown) {
+  async readiness() {
+    try {
+      return await this.readinessService.check();
+    } catch (error) {
+      if (!(error instanceof ShuttingDown)) throw error;
       throw new ServiceUnavailableException({
         status: 'error',
         error: { lifecycle: { status: 'down', message: 'shutting down' } },
       });
     }
-    return this.health.check([() => this.database.check(), () => this.redis.check()]);
   }
 }

@@ -86,6 +86,20 @@ export const METRIC_PROVIDERS = [
     labelNames: ['agent'],
   }),
   makeCounterProvider({
+    name: MetricName.AgentCalls,
+    help: 'Calls from workflow steps to agent instances by skill, instance URL and outcome',
+    labelNames: ['skill', 'agent', 'outcome'],
+  }),
+  makeGaugeProvider({
+    name: MetricName.RegistryHealthyInstances,
+    help: 'Healthy registered instances per tenant and skill (0 while a skill has only unhealthy ones)',
+    labelNames: ['tenant', 'skill'],
+  }),
+  makeGaugeProvider({
+    name: MetricName.AppReady,
+    help: 'Readiness of this instance as /ready reports it (1 ready, 0 not ready)',
+  }),
+  makeCounterProvider({
     name: MetricName.HttpRequests,
     help: 'HTTP requests by method, route template and status code',
     labelNames: ['method', 'route', 'status_code'],

@@ -14,6 +14,9 @@ export enum MetricName {
   WorkflowStepDuration = 'a2a_workflow_step_duration_seconds',
   QueueDepth = 'a2a_queue_depth',
   CircuitBreakerState = 'a2a_circuit_breaker_state',
+  AgentCalls = 'a2a_agent_calls_total',
+  RegistryHealthyInstances = 'a2a_registry_healthy_instances',
+  AppReady = 'a2a_app_ready',
   HttpRequests = 'http_requests_total',
   HttpRequestDuration = 'http_request_duration_seconds',
 }

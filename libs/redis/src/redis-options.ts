@@ -1,7 +1,11 @@
 import type { RedisConfig } from '@app/config';
 import type { RedisOptions } from 'ioredis';
 
-/** Connection options shared by every Redis client of an app; `REDIS_URL`, when set, wins. */
+/**
+ * Connection options shared by every Redis client of an app; `REDIS_URL`,
+ * when set, wins, except that `REDIS_PASSWORD` still applies to a URL
+ * without a password (managed Redis URLs often carry none).
+ */
 export function buildRedisOptions(redis: RedisConfig, overrides: RedisOptions = {}): RedisOptions {
   const fromUrl = redis.url ? parseRedisUrl(redis.url) : {};
   return {
@@ -23,8 +27,8 @@ function parseRedisUrl(url: string): RedisOptions {
   return {
     host: parsed.hostname,
     port: parsed.port ? Number(parsed.port) : 6379,
-    username: parsed.username ? decodeURIComponent(parsed.username) : undefined,
-    password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
+    ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
+    ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
     ...(db !== undefined && Number.isInteger(db) ? { db } : {}),
     ...(parsed.protocol === 'rediss:' ? { tls: {} } : {}),
   };

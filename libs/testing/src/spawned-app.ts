@@ -1,6 +1,8 @@
 import type { AppName } from '@app/config';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { waitFor } from './wait-for.js';
 
 export interface SpawnedApp {
@@ -45,6 +47,13 @@ export async function spawnApp(
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  // TEST_APP_LOG_DIR keeps every spawned app's output in a file, for investigating a failure.
+  const logDir = process.env.TEST_APP_LOG_DIR;
+  if (logDir) {
+    const file = createWriteStream(join(logDir, `${app}-${port}-${child.pid}.log`));
+    child.stdout?.pipe(file);
+    child.stderr?.pipe(file);
+  }
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
   });
