@@ -8,9 +8,13 @@ import {
   userMessage,
   waitFor,
   type SpawnedApp,
+  useIsolatedDatabase,
 } from '@app/testing';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
+
+// Its apps act on every row they see (sweeps, probes, reconcilers): a database of its own.
+useIsolatedDatabase('seed');
 
 /** The product's first promise, end to end: every app as its own process, the SDK client as the user. */
 describe('seed scenario: "Calculate 2+2 and explain in French"', () => {

@@ -1,4 +1,4 @@
-import type { PlatformConfig } from '@app/config';
+import { WorkerMode, type PlatformConfig } from '@app/config';
 import { PlatformModule } from '@app/platform';
 import { QueueName, QueuesModule } from '@app/queues';
 import { Module, type DynamicModule } from '@nestjs/common';
@@ -6,6 +6,7 @@ import { CatalogController } from './catalog/catalog.controller.js';
 import { DiscoveryCache } from './discovery/discovery-cache.js';
 import { DiscoveryService } from './discovery/discovery.service.js';
 import { AgentProbeWorker } from './probes/agent-probe.worker.js';
+import { RegistryHealthReporter } from './probes/registry-health.reporter.js';
 import { RegistrationsController } from './registrations/registrations.controller.js';
 import { RegistrationsService } from './registrations/registrations.service.js';
 
@@ -16,8 +17,18 @@ export class RegistryModule {
     return {
       module: RegistryModule,
       imports: [PlatformModule.forRoot(config), QueuesModule.register(QueueName.AgentProbes)],
-      controllers: [RegistrationsController, CatalogController],
-      providers: [RegistrationsService, DiscoveryService, DiscoveryCache, AgentProbeWorker],
+      // WORKER_MODE=http leaves the probes to worker processes; WORKER_MODE=worker serves no API.
+      controllers:
+        config.app.workerMode === WorkerMode.Worker
+          ? []
+          : [RegistrationsController, CatalogController],
+      providers: [
+        RegistrationsService,
+        DiscoveryService,
+        DiscoveryCache,
+        RegistryHealthReporter,
+        ...(config.app.workerMode === WorkerMode.Http ? [] : [AgentProbeWorker]),
+      ],
     };
   }
 }

@@ -7,6 +7,7 @@ import {
   waitFor,
   type SpawnedApp,
   type TestApp,
+  useIsolatedDatabase,
 } from '@app/testing';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
@@ -109,6 +110,9 @@ interface Discovery {
   }>;
   total: number;
 }
+
+// Its apps act on every row they see (sweeps, probes, reconcilers): a database of its own.
+useIsolatedDatabase('registry');
 
 describe('registry', () => {
   let registry: TestApp;

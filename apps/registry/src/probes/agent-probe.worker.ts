@@ -14,6 +14,7 @@ import { indexCard, searchVectorSql } from '../registrations/card-index.js';
 import { RegistrationsService } from '../registrations/registrations.service.js';
 
 const SWEEP_SCHEDULER = 'registry-sweep';
+const RESCHEDULE_INTERVAL_MS = 60_000;
 
 /**
  * Keeps the registry true: every probe interval a sweep marks instances
@@ -28,6 +29,7 @@ export class AgentProbeWorker
   implements OnApplicationBootstrap
 {
   protected readonly queue = QueueName.AgentProbes;
+  private rescheduler?: NodeJS.Timeout;
   protected readonly handlers: JobHandlers<QueueName.AgentProbes> = {
     [JobName.ExpireHeartbeats]: () => this.sweep(),
     [JobName.ProbeAgentInstance]: ({ registrationId }) => this.probe(registrationId),
@@ -47,6 +49,22 @@ export class AgentProbeWorker
 
   override async onApplicationBootstrap(): Promise<void> {
     await super.onApplicationBootstrap();
+    await this.schedule();
+    // Redis is transport, not truth: if it lost the scheduler (flushed, restarted
+    // without persistence), the next upsert brings the sweep back.
+    this.rescheduler = setInterval(
+      () => void this.schedule().catch(() => undefined),
+      RESCHEDULE_INTERVAL_MS,
+    );
+    this.rescheduler.unref();
+  }
+
+  override onApplicationShutdown(): void {
+    if (this.rescheduler) clearInterval(this.rescheduler);
+    super.onApplicationShutdown();
+  }
+
+  private async schedule(): Promise<void> {
     const every = this.config.get('registry', { infer: true }).probeIntervalSeconds * 1000;
     await this.probes.upsertJobScheduler(
       SWEEP_SCHEDULER,
@@ -72,6 +90,8 @@ export class AgentProbeWorker
       `DELETE FROM agent_registrations WHERE last_heartbeat_at < now() - make_interval(secs => $1) RETURNING id`,
       [registry.removeAfterSeconds],
     );
+    if (expired.length > 0)
+      this.logger.log(`${expired.length} instance(s) missed their heartbeat and are unhealthy`);
     for (const { id } of expired) this.health.set({ agent_id: id }, 0);
     for (const { id } of removed) this.health.remove({ agent_id: id });
     this.registrations.recordEvent('expiry', expired.length);
@@ -159,6 +179,9 @@ export class AgentProbeWorker
     );
     this.health.set({ agent_id: id }, status === 'healthy' ? 1 : 0);
     if (status !== row.status) {
+      this.logger.log(
+        `Instance ${id} (${row.card_url}) is ${status}: ${failure ?? (row.fresh ? 'its card answers again' : 'no heartbeat within the TTL')}`,
+      );
       this.registrations.recordEvent(status === 'healthy' ? 'recovery' : 'probe_failure');
       await this.cache.invalidate();
     }
