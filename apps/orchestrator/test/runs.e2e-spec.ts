@@ -5,6 +5,7 @@ import {
   waitFor,
   type SpawnedApp,
   type TestApp,
+  useIsolatedDatabase,
 } from '@app/testing';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
@@ -27,6 +28,9 @@ interface Run {
     error: string | null;
   }>;
 }
+
+// Its apps act on every row they see (sweeps, probes, reconcilers): a database of its own.
+useIsolatedDatabase('runs');
 
 /** The orchestrator in process; a registry and an agent app as processes, the agents registering themselves. */
 describe('orchestrator: workflow runs against real agents', () => {
@@ -330,6 +334,8 @@ describe('orchestrator: workflow runs against real agents', () => {
     const dead = (await calculators()).find((instance) =>
       instance.url.includes(`:${second.port}/`),
     );
+    // The orchestrator re-reads a skill's instances every second: let it see both.
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
     await second.stop('SIGKILL');
     // The registry has not noticed yet; the orchestrator must route around the dead instance itself.
     const excluding = await fetch(
@@ -349,10 +355,24 @@ describe('orchestrator: workflow runs against real agents', () => {
         },
       ],
     });
-    const results = await Promise.all(Array.from({ length: 4 }, () => run(name, {})));
+    // Least outstanding calls: concurrent steps spread over both instances, so some try the dead one.
+    const results = await Promise.all(Array.from({ length: 8 }, () => run(name, {})));
     expect(results.map((result) => [result.body.status, result.body.output?.text])).toEqual(
-      Array(4).fill(['completed', '25']),
+      Array(8).fill(['completed', '25']),
     );
+    // The dead instance refused the connection: its circuit opened at once, the retries went to the other.
+    const metrics = await (await fetch(`${orchestrator.url}/metrics`)).text();
+    expect(metrics).toContain(`a2a_circuit_breaker_state{agent="${dead?.id}"`);
+    expect(
+      metrics
+        .split('\n')
+        .find((line) => line.startsWith(`a2a_circuit_breaker_state{agent="${dead?.id}"`))
+        ?.endsWith(' 2'),
+    ).toBe(true);
+    const failedOver = results.filter((result) => result.body.steps[0].attempt > 1);
+    expect(failedOver.length).toBeGreaterThan(0);
+    for (const result of results)
+      expect(result.body.steps[0].agentUrl).not.toContain(`:${second.port}/`);
   });
 
   it('answers at once without wait, and the run is readable by id', async () => {
@@ -367,6 +387,22 @@ describe('orchestrator: workflow runs against real agents', () => {
     );
     expect((await call<Run>('GET', `/runs/${started.body.id}`)).body.output?.text).toBe('hello');
     expect((await call('GET', `/runs/${randomUUID()}`)).status).toBe(404);
+
+    // Listed newest first, filtered by workflow and status, without steps.
+    const second = await call<Run>('POST', `/workflows/${name}/runs`, { input: {}, wait: true });
+    const listed = await call<{ runs: Array<Run & { workflow: string }>; total: number }>(
+      'GET',
+      `/runs?workflow=${name}&status=completed&pageSize=10`,
+    );
+    expect(listed.status).toBe(200);
+    expect(listed.body.total).toBe(2);
+    expect(listed.body.runs.map((run) => run.id)).toEqual([second.body.id, started.body.id]);
+    expect(listed.body.runs[0]).not.toHaveProperty('steps');
+    const none = await call<{ runs: Run[] }>('GET', `/runs?workflow=${name}&status=failed`);
+    expect(none.body.runs).toEqual([]);
+    const bad = await call<{ errors: string[] }>('GET', '/runs?status=sideways');
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors).toEqual([expect.stringContaining('status must be one of')]);
     expect((await call('POST', '/workflows/no-such-workflow/runs', { input: {} })).status).toBe(
       404,
     );

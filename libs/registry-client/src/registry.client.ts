@@ -45,14 +45,33 @@ export class RegistryClient {
     await this.call('DELETE', `/agents/${encodeURIComponent(id)}`);
   }
 
-  /** The healthy instance to call for a skill, leaving out the given instance ids. */
-  resolve(skill: string, exclude: readonly string[] = []): Promise<ResolvedInstance> {
-    const leaveOut =
-      exclude.length > 0 ? `&exclude=${exclude.map(encodeURIComponent).join(',')}` : '';
-    return this.call<ResolvedInstance>(
-      'GET',
-      `/agents/resolve?skill=${encodeURIComponent(skill)}${leaveOut}`,
-    );
+  /**
+   * Every healthy instance of a skill, best first (health, then probe
+   * latency), for callers that choose among them themselves.
+   */
+  async instances(skill: string): Promise<ResolvedInstance[]> {
+    const result = await this.call<{
+      agents: Array<{ name: string; instances: Array<Omit<ResolvedInstance, 'name'>> }>;
+    }>('GET', `/agents?skill=${encodeURIComponent(skill)}&healthy=true&pageSize=100`);
+    return result.agents
+      .flatMap((agent) => agent.instances.map((instance) => ({ ...instance, name: agent.name })))
+      .sort((a, b) => (a.latencyMs ?? Infinity) - (b.latencyMs ?? Infinity));
+  }
+
+  /** The skills of the healthy agents a caller can see, each once. */
+  async skills(): Promise<Array<{ id: string; name: string; tags: string[]; agent: string }>> {
+    const result = await this.call<{
+      agents: Array<{
+        name: string;
+        description: string;
+        skills: Array<{ id: string; name: string; tags: string[] }>;
+      }>;
+    }>('GET', '/agents?healthy=true&pageSize=100');
+    const seen = new Map<string, { id: string; name: string; tags: string[]; agent: string }>();
+    for (const agent of result.agents)
+      for (const skill of agent.skills)
+        if (!seen.has(skill.id)) seen.set(skill.id, { ...skill, agent: agent.name });
+    return [...seen.values()];
   }
 
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {

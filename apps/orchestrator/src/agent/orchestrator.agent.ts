@@ -1,10 +1,15 @@
 import { TaskState } from '@a2a-js/sdk';
 import type { AgentExecutor, ExecutionEventBus, RequestContext } from '@a2a-js/sdk/server';
 import { A2aAgent, dataOf, dataPart, PlatformUser, RunningTasks, textOf, textPart } from '@app/a2a';
+import type { PlatformConfigService } from '@app/config';
+import { RegistryClient } from '@app/registry-client';
+import { Inject } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RunsService, type RunView } from '../runs/runs.service.js';
 import { WorkflowsService } from '../workflows/workflows.service.js';
-import { RuleBasedPlanner, type Plan } from './planner.js';
+import { LlmPlanner } from './llm-planner.js';
+import { PlannerChain, RuleBasedPlanner, type Plan, type Planner } from './planner.js';
 
 const TERMINAL = new Set(['completed', 'failed', 'canceled']);
 
@@ -41,12 +46,29 @@ const TERMINAL = new Set(['completed', 'failed', 'canceled']);
 })
 export class OrchestratorAgent implements AgentExecutor {
   private readonly running = new RunningTasks();
-  private readonly planner = new RuleBasedPlanner();
+  private readonly planner: Planner;
 
   constructor(
     private readonly runs: RunsService,
     private readonly workflows: WorkflowsService,
-  ) {}
+    @Inject(ConfigService) config: PlatformConfigService,
+  ) {
+    // The rules first; the LLM planner (when configured) for what they do not understand.
+    const planner = config.get('planner', { infer: true });
+    const registry = config.get('registry', { infer: true });
+    const llmUrl = planner.llmUrl;
+    this.planner = new PlannerChain([
+      new RuleBasedPlanner(),
+      ...(llmUrl && registry.url
+        ? [
+            new LlmPlanner(
+              { ...planner, llmUrl },
+              new RegistryClient(registry.url, registry.apiKey),
+            ),
+          ]
+        : []),
+    ]);
+  }
 
   async execute(context: RequestContext, bus: ExecutionEventBus): Promise<void> {
     const { task, signal, end } = this.running.start(context, bus);
@@ -76,7 +98,7 @@ export class OrchestratorAgent implements AgentExecutor {
         );
         return;
       }
-      plan = this.planner.plan(textOf(context.userMessage));
+      plan = await this.planner.plan(textOf(context.userMessage));
       if (plan === undefined) {
         return task.reject(
           'I can run {"workflow": name, "input": {...}} or plan requests like "Calculate 2+2 and explain in French".',

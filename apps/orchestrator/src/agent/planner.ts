@@ -9,7 +9,20 @@ export interface Plan {
 
 /** Turns a request in words into a workflow over skills the registry knows; undefined when it cannot. */
 export interface Planner {
-  plan(text: string): Plan | undefined;
+  plan(text: string): Promise<Plan | undefined> | Plan | undefined;
+}
+
+/** Asks each planner in turn; the first plan wins. */
+export class PlannerChain implements Planner {
+  constructor(private readonly planners: readonly Planner[]) {}
+
+  async plan(text: string): Promise<Plan | undefined> {
+    for (const planner of this.planners) {
+      const plan = await planner.plan(text);
+      if (plan !== undefined) return plan;
+    }
+    return undefined;
+  }
 }
 
 const LANGUAGES: ReadonlyArray<[RegExp, string]> = [

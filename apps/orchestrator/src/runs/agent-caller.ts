@@ -7,6 +7,7 @@ import {
   type Client,
 } from '@a2a-js/sdk/client';
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** What a step got from the agent it called. */
 export interface AgentAnswer {
@@ -16,6 +17,17 @@ export interface AgentAnswer {
   readonly text: string;
   readonly data: unknown;
 }
+
+const POLL_MS = 250;
+/** States after which a task changes no more without the caller (INPUT_REQUIRED waits for it). */
+const SETTLED = new Set<TaskState>([
+  TaskState.TASK_STATE_COMPLETED,
+  TaskState.TASK_STATE_FAILED,
+  TaskState.TASK_STATE_CANCELED,
+  TaskState.TASK_STATE_REJECTED,
+  TaskState.TASK_STATE_INPUT_REQUIRED,
+  TaskState.TASK_STATE_AUTH_REQUIRED,
+]);
 
 const partsText = (parts: readonly Part[]) =>
   parts.map((part) => (part.content?.$case === 'text' ? part.content.value : '')).join('');
@@ -84,6 +96,46 @@ export class AgentCaller {
       };
     }
     return this.fromTask(result);
+  }
+
+  /** The task the agent holds for a context (from an earlier call), or null when it never saw one. */
+  async findTask(baseUrl: string, contextId: string, timeoutMs: number): Promise<Task | null> {
+    const client = await this.client(baseUrl);
+    const listed = await client.listTasks(
+      {
+        tenant: '',
+        contextId,
+        status: TaskState.TASK_STATE_UNSPECIFIED,
+        pageSize: 1,
+        pageToken: '',
+        historyLength: 0,
+        statusTimestampAfter: undefined,
+        includeArtifacts: true,
+      },
+      { signal: AbortSignal.timeout(timeoutMs) },
+    );
+    return listed.tasks[0] ?? null;
+  }
+
+  /**
+   * Follows a task the agent is (or was) working on until it settles, by
+   * GetTask: how a step adopts a call made by a worker that died, instead of
+   * sending the message again.
+   */
+  async awaitTask(baseUrl: string, task: Task, timeoutMs: number): Promise<AgentAnswer> {
+    const client = await this.client(baseUrl);
+    const deadline = Date.now() + timeoutMs;
+    let current = task;
+    while (!SETTLED.has(current.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED)) {
+      if (Date.now() > deadline)
+        throw new Error(`Task ${task.id} did not settle within ${timeoutMs} ms`);
+      await sleep(POLL_MS);
+      current = await client.getTask(
+        { tenant: '', id: task.id, historyLength: 0 },
+        { signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())) },
+      );
+    }
+    return this.fromTask(current);
   }
 
   private fromTask(task: Task): AgentAnswer {

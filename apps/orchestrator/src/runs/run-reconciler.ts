@@ -1,13 +1,16 @@
 import { queryRows } from '@app/persistence';
 import { JobName, JobProducer, QueueName } from '@app/queues';
 import { InjectQueue } from '@nestjs/bullmq';
+import { REDIS_CLIENT } from '@app/redis';
 import {
+  Inject,
   Injectable,
   Logger,
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
 import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
 
 const INTERVAL_MS = 2_000;
@@ -25,8 +28,9 @@ interface StepRef {
  * PostgreSQL is the source of truth, the queue only carries work: this loop
  * makes the queue agree with it. A ready step whose job is gone (Redis
  * flushed or restarted) is queued again; a running step whose job is no
- * longer active (its worker died) is taken over: run again when the step is
- * idempotent, failed when it is not, so that it is never called twice.
+ * longer active (its worker died) is taken over by a new attempt. A
+ * non-idempotent step is not simply called again: the attempt first asks the
+ * agent for the task of the interrupted call (see RunsService.executeStep).
  */
 @Injectable()
 export class RunReconciler implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -38,6 +42,7 @@ export class RunReconciler implements OnApplicationBootstrap, OnApplicationShutd
     private readonly dataSource: DataSource,
     private readonly producer: JobProducer,
     @InjectQueue(QueueName.WorkflowSteps) private readonly queue: Queue,
+    @Inject(REDIS_CLIENT) private readonly redis: Redis,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -62,7 +67,7 @@ export class RunReconciler implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   /** One pass; exposed for tests and operators. Returns how many steps it queued again or took over. */
-  async reconcile(): Promise<{ requeued: number; takenOver: number; failed: number }> {
+  async reconcile(): Promise<{ requeued: number; takenOver: number }> {
     const steps = await queryRows<StepRef>(
       this.dataSource,
       `SELECT s.run_id, s.tenant_id, s.step_id, s.status, s.attempt,
@@ -73,8 +78,9 @@ export class RunReconciler implements OnApplicationBootstrap, OnApplicationShutd
     );
     let requeued = 0;
     let takenOver = 0;
-    let failed = 0;
-    for (const step of steps) {
+    const healthy = await this.withLiveJobs(steps);
+    for (const [index, step] of steps.entries()) {
+      if (healthy[index]) continue;
       if (step.status === 'ready') {
         if (await this.ensureJob(step, step.attempt + 1)) requeued++;
         continue;
@@ -82,42 +88,48 @@ export class RunReconciler implements OnApplicationBootstrap, OnApplicationShutd
       // Running: is its job still held by a live worker?
       const job = await this.queue.getJob(`${step.run_id}:${step.step_id}:${step.attempt}`);
       if (job !== undefined && (await job.isActive())) continue;
-      if (step.idempotent) {
-        const [reset] = await queryRows<{ step_id: string }>(
-          this.dataSource,
-          `UPDATE step_runs SET status = 'ready', error = 'The worker running this step stopped; it runs again'
-           WHERE run_id = $1 AND step_id = $2 AND status = 'running' AND attempt = $3 RETURNING step_id`,
-          [step.run_id, step.step_id, step.attempt],
-        );
-        if (reset !== undefined && (await this.ensureJob(step, step.attempt + 1))) takenOver++;
-      } else {
-        await this.dataSource.transaction(async (manager) => {
-          const [lost] = await queryRows<{ step_id: string }>(
-            manager,
-            `UPDATE step_runs SET status = 'failed', completed_at = now(),
-               error = 'The worker running this non-idempotent step stopped; it is not called again'
-             WHERE run_id = $1 AND step_id = $2 AND status = 'running' AND attempt = $3 RETURNING step_id`,
-            [step.run_id, step.step_id, step.attempt],
-          );
-          if (lost === undefined) return;
-          await manager.query(
-            `UPDATE step_runs SET status = 'canceled' WHERE run_id = $1 AND status IN ('pending', 'ready')`,
-            [step.run_id],
-          );
-          await manager.query(
-            `UPDATE workflow_runs SET status = 'failed', error = $2, completed_at = now() WHERE id = $1 AND status = 'running'`,
-            [step.run_id, `Step "${step.step_id}" was interrupted and is not idempotent`],
-          );
-          failed++;
-        });
-      }
-    }
-    if (requeued + takenOver + failed > 0) {
-      this.logger.log(
-        `Reconciled runs: ${requeued} step(s) queued again, ${takenOver} taken over, ${failed} failed`,
+      // Taken over: the next attempt runs it again, or, for a non-idempotent step whose
+      // call may have reached its agent, asks the agent for that call's task first.
+      const [reset] = await queryRows<{ step_id: string }>(
+        this.dataSource,
+        `UPDATE step_runs SET status = 'ready', error = $4
+         WHERE run_id = $1 AND step_id = $2 AND status = 'running' AND attempt = $3 RETURNING step_id`,
+        [
+          step.run_id,
+          step.step_id,
+          step.attempt,
+          step.idempotent
+            ? 'The worker running this step stopped; it runs again'
+            : 'The worker running this step stopped; its call is reconciled with the agent',
+        ],
       );
+      if (reset !== undefined && (await this.ensureJob(step, step.attempt + 1))) takenOver++;
     }
-    return { requeued, takenOver, failed };
+    if (requeued + takenOver > 0) {
+      this.logger.log(`Reconciled runs: ${requeued} step(s) queued again, ${takenOver} taken over`);
+    }
+    return { requeued, takenOver };
+  }
+
+  /**
+   * The common case in one round trip: a ready step whose job exists, a
+   * running step whose job is locked by a live worker. Only the others get
+   * the closer (and dearer) look.
+   */
+  private async withLiveJobs(steps: readonly StepRef[]): Promise<boolean[]> {
+    if (steps.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const step of steps) {
+      const jobKey = this.queue.toKey(
+        `${step.run_id}:${step.step_id}:${step.status === 'ready' ? step.attempt + 1 : step.attempt}`,
+      );
+      pipeline.exists(step.status === 'ready' ? jobKey : `${jobKey}:lock`);
+    }
+    const results = (await pipeline.exec()) ?? [];
+    return steps.map((_, index) => {
+      const [error, found] = results[index] ?? [null, 0];
+      return error === null && found === 1;
+    });
   }
 
   /** Makes sure a job for this attempt exists and can still run; true when one was added. */

@@ -1,8 +1,21 @@
 import { CurrentAuth, type AuthContext } from '@app/security';
-import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Res } from '@nestjs/common';
+import { WorkflowRunStatus } from '@app/persistence';
+import {
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Param,
+  ParseUUIDPipe,
+  Post,
+  Query,
+  Res,
+} from '@nestjs/common';
+import { Transform } from 'class-transformer';
 import type { FastifyReply } from 'fastify';
 import {
   IsBoolean,
+  IsEnum,
   IsInt,
   IsObject,
   IsOptional,
@@ -11,7 +24,38 @@ import {
   MaxLength,
   Min,
 } from 'class-validator';
-import { RunsService, type RunView } from './runs.service.js';
+import { RunsService, type RunList, type RunView } from './runs.service.js';
+
+const toInt = ({ value }: { value: unknown }) =>
+  typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value;
+
+/** `GET /runs?workflow=&status=&page=&pageSize=`, newest first. */
+export class ListRunsQuery {
+  @IsOptional()
+  @IsString()
+  @MaxLength(128)
+  workflow?: string;
+
+  @IsOptional()
+  @IsEnum(WorkflowRunStatus, {
+    message: 'status must be one of ' + Object.values(WorkflowRunStatus).join(', '),
+  })
+  status?: WorkflowRunStatus;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(10_000)
+  page?: number;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  pageSize?: number;
+}
 
 /** Whether to answer once the run has finished (or paused) rather than at once. */
 class WaitForRun {
@@ -86,6 +130,12 @@ export class RunsController {
     @Param('id', new ParseUUIDPipe()) id: string,
   ): Promise<RunView> {
     return this.runs.cancel(auth, id);
+  }
+
+  /** The tenant's runs, newest first, without their steps. */
+  @Get('runs')
+  list(@CurrentAuth() auth: AuthContext, @Query() query: ListRunsQuery): Promise<RunList> {
+    return this.runs.list(auth, query);
   }
 
   @Get('runs/:id')

@@ -4,19 +4,31 @@ import { queryRows, StepRunStatus, WorkflowRunStatus } from '@app/persistence';
 import { JobName, JobProducer } from '@app/queues';
 import { RegistryClient } from '@app/registry-client';
 import type { AuthContext } from '@app/security';
-import { ConflictException, Inject, Injectable, Logger, NotFoundException } from '@nestjs/common';
+import {
+  ConflictException,
+  Inject,
+  Injectable,
+  Logger,
+  NotFoundException,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { UnrecoverableError } from 'bullmq';
 import type { Counter, Gauge, Histogram } from 'prom-client';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { WorkflowDefinition, WorkflowStep } from '../workflows/workflow-definition.js';
 import { WorkflowsService } from '../workflows/workflows.service.js';
 import { AgentCaller, type AgentAnswer } from './agent-caller.js';
+import {
+  AgentSelector,
+  isConnectionRefused,
+  NoAvailableAgent,
+  type SelectedAgent,
+} from './agent-selector.js';
 import { renderTemplate, type TemplateScope } from './templates.js';
 
-const CARD_PATH = '/.well-known/agent-card.json';
 const DEFAULT_STEP_TIMEOUT_MS = 60_000;
-const BREAKER_OPEN_MS = 30_000;
 
 export interface StepView {
   readonly stepId: string;
@@ -41,6 +53,13 @@ export interface RunView {
   readonly createdAt: string;
   readonly completedAt: string | null;
   readonly steps: StepView[];
+}
+
+export interface RunList {
+  readonly runs: Array<Omit<RunView, 'steps' | 'input' | 'output'>>;
+  readonly page: number;
+  readonly pageSize: number;
+  readonly total: number;
 }
 
 interface RunRow {
@@ -82,11 +101,10 @@ const TERMINAL_RUN = new Set<string>([
  * one transaction, with fan-in counted in the step rows.
  */
 @Injectable()
-export class RunsService {
+export class RunsService implements OnApplicationShutdown {
   private readonly logger = new Logger(RunsService.name);
   private readonly caller: AgentCaller;
-  private readonly breakers = new Map<string, number>();
-  private readonly registry?: RegistryClient;
+  private readonly selector: AgentSelector;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -98,11 +116,20 @@ export class RunsService {
     @InjectMetric(MetricName.WorkflowSteps) private readonly stepsTotal: Counter<'status'>,
     @InjectMetric(MetricName.WorkflowStepDuration)
     private readonly stepDuration: Histogram<'status'>,
-    @InjectMetric(MetricName.CircuitBreakerState) private readonly breakerState: Gauge<'agent'>,
+    @InjectMetric(MetricName.CircuitBreakerState) breakerState: Gauge<'agent'>,
+    @InjectMetric(MetricName.AgentCalls)
+    private readonly agentCalls: Counter<'skill' | 'agent' | 'outcome'>,
   ) {
     const registry = config.get('registry', { infer: true });
     this.caller = new AgentCaller(registry.apiKey);
-    this.registry = registry.url ? new RegistryClient(registry.url, registry.apiKey) : undefined;
+    this.selector = new AgentSelector(
+      registry.url ? new RegistryClient(registry.url, registry.apiKey) : undefined,
+      breakerState,
+    );
+  }
+
+  onApplicationShutdown(): void {
+    this.selector.shutdown();
   }
 
   async start(
@@ -121,36 +148,95 @@ export class RunsService {
     input: Record<string, unknown>,
   ): Promise<RunView> {
     const definition = workflow.definition;
-    const runId = await this.dataSource.transaction(async (manager) => {
-      const [run] = await queryRows<{ id: string }>(
+    const statusOf = (step: WorkflowStep) =>
+      step.dependsOn?.length ? StepRunStatus.Pending : StepRunStatus.Ready;
+    const run = await this.dataSource.transaction(async (manager) => {
+      const [inserted] = await queryRows<{ id: string; created_at: Date }>(
         manager,
         `INSERT INTO workflow_runs (tenant_id, workflow_name, workflow_version, definition, input, status)
-         VALUES ($1, $2, $3, $4, $5, 'running') RETURNING id`,
+         VALUES ($1, $2, $3, $4, $5, 'running') RETURNING id, created_at`,
         [auth.tenantId, workflow.name, workflow.version, definition, input],
       );
-      this.runsTotal.inc({ workflow: workflow.name, status: 'started' });
-      for (const step of definition.steps) {
-        const waitingFor = step.dependsOn?.length ?? 0;
-        await manager.query(
-          `INSERT INTO step_runs (run_id, tenant_id, step_id, status, remaining_deps) VALUES ($1, $2, $3, $4, $5)`,
-          [
-            run.id,
-            auth.tenantId,
-            step.id,
-            waitingFor === 0 ? StepRunStatus.Ready : StepRunStatus.Pending,
-            waitingFor,
-          ],
-        );
-      }
-      return run.id;
+      await manager.query(
+        `INSERT INTO step_runs (run_id, tenant_id, step_id, status, remaining_deps)
+         SELECT $1, $2, step_id, status, remaining_deps
+         FROM unnest($3::text[], $4::text[], $5::int[]) AS s(step_id, status, remaining_deps)`,
+        [
+          inserted.id,
+          auth.tenantId,
+          definition.steps.map((step) => step.id),
+          definition.steps.map(statusOf),
+          definition.steps.map((step) => step.dependsOn?.length ?? 0),
+        ],
+      );
+      return inserted;
     });
+    this.runsTotal.inc({ workflow: workflow.name, status: 'started' });
     await this.enqueue(
       auth.tenantId,
-      runId,
+      run.id,
       definition.steps.filter((step) => !step.dependsOn?.length).map((step) => step.id),
       1,
     );
-    return this.get(auth, runId);
+    // The run as just written: no need to read it back.
+    return {
+      id: run.id,
+      workflow: workflow.name,
+      version: workflow.version,
+      status: WorkflowRunStatus.Running,
+      input,
+      output: null,
+      error: null,
+      createdAt: run.created_at.toISOString(),
+      completedAt: null,
+      steps: definition.steps.map((step) => ({
+        stepId: step.id,
+        status: statusOf(step),
+        attempt: 0,
+        agentUrl: null,
+        taskId: null,
+        output: null,
+        error: null,
+        startedAt: null,
+        completedAt: null,
+      })),
+    };
+  }
+
+  async list(
+    auth: AuthContext,
+    query: { workflow?: string; status?: string; page?: number; pageSize?: number },
+  ): Promise<RunList> {
+    const page = query.page ?? 1;
+    const pageSize = query.pageSize ?? 20;
+    const rows = await queryRows<RunRow & { total: string }>(
+      this.dataSource,
+      `SELECT id, workflow_name, workflow_version, status, error, created_at, completed_at, count(*) OVER () AS total
+       FROM workflow_runs
+       WHERE tenant_id = $1 AND ($2::varchar IS NULL OR workflow_name = $2) AND ($3::varchar IS NULL OR status = $3)
+       ORDER BY created_at DESC, id LIMIT $4 OFFSET $5`,
+      [
+        auth.tenantId,
+        query.workflow ?? null,
+        query.status ?? null,
+        pageSize,
+        (page - 1) * pageSize,
+      ],
+    );
+    return {
+      runs: rows.map((row) => ({
+        id: row.id,
+        workflow: row.workflow_name,
+        version: row.workflow_version,
+        status: row.status,
+        error: row.error,
+        createdAt: row.created_at.toISOString(),
+        completedAt: row.completed_at?.toISOString() ?? null,
+      })),
+      page,
+      pageSize,
+      total: Number(rows[0]?.total ?? 0),
+    };
   }
 
   async get(auth: AuthContext, runId: string): Promise<RunView> {
@@ -236,7 +322,14 @@ export class RunsService {
     }
   }
 
-  /** One attempt of one step, as its job: claim it, call the agent, record what happened. */
+  /**
+   * One attempt of one step, as its job: claim it, choose the agent, record
+   * the call (agent and context id) before making it, call through the
+   * agent's circuit breaker, record what happened. When an earlier attempt's
+   * call of a non-idempotent step may have reached the agent (its worker died
+   * or it timed out), the agent is asked for the task of that context first,
+   * and that task is followed instead of sending the message again.
+   */
   async executeStep(
     tenantId: string,
     runId: string,
@@ -249,13 +342,18 @@ export class RunsService {
       task_id: string | null;
       context_id: string | null;
       agent_url: string | null;
+      call_context_id: string | null;
       resume_input: unknown;
+      outputs: Record<string, unknown> | null;
     }>(
       this.dataSource,
+      // One round trip: claim the step, and read what its input template may refer to.
       `UPDATE step_runs s SET status = 'running', attempt = $4, started_at = now()
        FROM workflow_runs r
        WHERE s.run_id = $1 AND s.step_id = $2 AND s.tenant_id = $3 AND s.status = 'ready' AND r.id = s.run_id AND r.status = 'running'
-       RETURNING r.definition, r.input, s.task_id, s.context_id, s.agent_url, s.resume_input`,
+       RETURNING r.definition, r.input, s.task_id, s.context_id, s.agent_url, s.call_context_id, s.resume_input,
+         (SELECT jsonb_object_agg(done.step_id, done.output) FROM step_runs done
+          WHERE done.run_id = s.run_id AND done.status = 'completed') AS outputs`,
       [runId, stepId, tenantId, attempt],
     );
     // Already taken, finished, or its run is over: nothing to do for this job.
@@ -268,122 +366,155 @@ export class RunsService {
       this.stepsTotal.inc({ status });
       this.stepDuration.observe({ status }, (performance.now() - started) / 1000);
     };
+    const timeoutMs = step.timeoutMs ?? DEFAULT_STEP_TIMEOUT_MS;
+    const traceparent = traceparentOf(runId);
+    const resuming = claimed.resume_input !== null && claimed.task_id !== null;
+    const recovering =
+      !resuming &&
+      step.idempotent === false &&
+      claimed.call_context_id !== null &&
+      claimed.agent_url !== null;
+    let agent: SelectedAgent | undefined;
     let answer: AgentAnswer;
-    let agentUrl: string | null = null;
-    let instanceId: string | undefined;
     try {
-      const resuming = claimed.resume_input !== null && claimed.task_id !== null;
-      const agent =
-        resuming && claimed.agent_url ? { url: claimed.agent_url } : await this.agentFor(step);
-      instanceId = agent.instanceId;
-      agentUrl = agent.url;
-      const message = resuming
-        ? claimed.resume_input
-        : renderTemplate(step.input, await this.scopeOf(runId, claimed.input));
-      answer = await this.caller.call(agentUrl, message, {
-        timeoutMs: step.timeoutMs ?? DEFAULT_STEP_TIMEOUT_MS,
-        taskId: resuming ? claimed.task_id : null,
-        contextId: resuming ? claimed.context_id : null,
-      });
+      if (resuming && claimed.agent_url) {
+        agent = this.selector.fixed(claimed.agent_url);
+        const url = agent.url;
+        answer = await agent.call(() =>
+          this.caller.call(url, claimed.resume_input, {
+            timeoutMs,
+            traceparent,
+            taskId: claimed.task_id,
+            contextId: claimed.context_id,
+          }),
+        );
+      } else if (recovering) {
+        agent = this.selector.fixed(claimed.agent_url!);
+        answer = await agent.call(() =>
+          this.recoverCall(runId, step, claimed.agent_url!, claimed.call_context_id!, {
+            timeoutMs,
+            traceparent,
+            scope: scopeOf(claimed.input, claimed.outputs),
+          }),
+        );
+      } else {
+        agent = step.agentUrl
+          ? this.selector.fixed(step.agentUrl)
+          : await this.selector.forSkill(step.skill ?? '');
+        const url = agent.url;
+        const message = renderTemplate(step.input, scopeOf(claimed.input, claimed.outputs));
+        const contextId = randomUUID();
+        // Recorded before the call of a non-idempotent step: whoever picks it up next
+        // knows where the call may have gone. (An idempotent step is simply called again.)
+        if (step.idempotent === false) {
+          await this.dataSource.query(
+            `UPDATE step_runs SET agent_url = $3, call_context_id = $4
+             WHERE run_id = $1 AND step_id = $2 AND status = 'running'`,
+            [runId, step.id, url, contextId],
+          );
+        }
+        answer = await agent.call(() =>
+          this.caller.call(url, message, { timeoutMs, traceparent, contextId }),
+        );
+      }
     } catch (error) {
+      agent?.release();
       observe('failed');
-      // The agent did not answer (connection refused, timeout): the next attempt goes elsewhere.
-      if (agentUrl !== null) this.tripBreaker(instanceId);
-      await this.stepFailed(tenantId, runId, step, attempt, agentUrl, (error as Error).message);
+      const url = agent?.url ?? null;
+      if (url !== null)
+        this.agentCalls.inc({ skill: step.skill ?? '', agent: url, outcome: 'error' });
+      // A call that certainly never reached the agent leaves nothing to look for later.
+      const undelivered = agent === undefined || neverDelivered(error);
+      await this.stepFailed(tenantId, runId, step, attempt, url, (error as Error).message, null, {
+        keepCallContext: !undelivered,
+      });
       return;
     }
-    if (instanceId !== undefined && this.breakers.delete(instanceId))
-      this.breakerState.set({ agent: instanceId }, 0);
+    this.agentCalls.inc({ skill: step.skill ?? '', agent: agent.url, outcome: answer.state });
     if (answer.state === 'completed') {
       observe('completed');
-      await this.stepCompleted(tenantId, runId, claimed.definition, step, agentUrl, answer);
+      await this.stepCompleted(tenantId, runId, claimed, step, agent.url, answer);
     } else if (answer.state === 'input_required') {
       observe('waiting_input');
-      await this.stepWaiting(runId, step, agentUrl, answer);
+      await this.stepWaiting(runId, step, agent.url, answer);
     } else {
       observe('failed');
-      await this.stepFailed(tenantId, runId, step, attempt, agentUrl, answer.text, answer.taskId);
+      await this.stepFailed(tenantId, runId, step, attempt, agent.url, answer.text, answer.taskId);
     }
-  }
-
-  private async agentFor(step: WorkflowStep): Promise<{ url: string; instanceId?: string }> {
-    if (step.agentUrl) return { url: step.agentUrl };
-    if (this.registry === undefined) {
-      throw new Error(
-        `Step "${step.id}" needs skill "${step.skill}" but no registry is configured`,
-      );
-    }
-    const instance = await this.registry.resolve(step.skill ?? '', this.openInstances());
-    const url = instance.cardUrl.endsWith(CARD_PATH)
-      ? instance.cardUrl.slice(0, -CARD_PATH.length)
-      : instance.url;
-    return { url, instanceId: instance.id };
   }
 
   /**
-   * Instances that failed to answer lately: their circuit is open for
-   * BREAKER_OPEN_MS and discovery leaves them out, so a retry goes to another
-   * instance of the same skill.
+   * A non-idempotent step whose earlier call may have reached the agent: the
+   * task of that call's context is followed if the agent has one; only when
+   * it has none is the message sent (once, in the same context).
    */
-  private openInstances(): string[] {
-    const now = Date.now();
-    for (const [id, until] of this.breakers) {
-      if (until <= now) {
-        this.breakers.delete(id);
-        this.breakerState.set({ agent: id }, 1);
-      }
+  private async recoverCall(
+    runId: string,
+    step: WorkflowStep,
+    url: string,
+    contextId: string,
+    options: { timeoutMs: number; traceparent: string; scope: TemplateScope },
+  ): Promise<AgentAnswer> {
+    const task = await this.caller.findTask(url, contextId, options.timeoutMs);
+    if (task !== null) {
+      this.logger.log(`Run ${runId}: step ${step.id} adopts task ${task.id} of its earlier call`);
+      return this.caller.awaitTask(url, task, options.timeoutMs);
     }
-    return [...this.breakers.keys()];
-  }
-
-  private tripBreaker(instanceId: string | undefined): void {
-    if (instanceId === undefined) return;
-    this.breakers.set(instanceId, Date.now() + BREAKER_OPEN_MS);
-    this.breakerState.set({ agent: instanceId }, 2);
-  }
-
-  private async scopeOf(runId: string, input: Record<string, unknown>): Promise<TemplateScope> {
-    const done = await queryRows<{ step_id: string; output: unknown }>(
-      this.dataSource,
-      `SELECT step_id, output FROM step_runs WHERE run_id = $1 AND status = 'completed'`,
-      [runId],
-    );
-    return {
-      input,
-      steps: Object.fromEntries(done.map((row) => [row.step_id, { output: row.output }])),
-    };
+    const message = renderTemplate(step.input, options.scope);
+    return this.caller.call(url, message, {
+      timeoutMs: options.timeoutMs,
+      traceparent: options.traceparent,
+      contextId,
+    });
   }
 
   private async stepCompleted(
     tenantId: string,
     runId: string,
-    definition: WorkflowDefinition,
+    run: { definition: WorkflowDefinition; input: Record<string, unknown> },
     step: WorkflowStep,
     agentUrl: string | null,
     answer: AgentAnswer,
   ): Promise<void> {
+    const definition = run.definition;
     const dependents = definition.steps
       .filter((candidate) => candidate.dependsOn?.includes(step.id))
       .map((candidate) => candidate.id);
-    const ready = await this.dataSource.transaction(async (manager) => {
-      await manager.query(
-        `UPDATE step_runs SET status = 'completed', output = $3, agent_url = $4, task_id = $5, error = NULL, completed_at = now()
-         WHERE run_id = $1 AND step_id = $2 AND status = 'running'`,
-        [runId, step.id, { text: answer.text, data: answer.data ?? null }, agentUrl, answer.taskId],
-      );
-      const unblocked = await queryRows<{ step_id: string }>(
-        manager,
-        `UPDATE step_runs SET remaining_deps = remaining_deps - 1,
-           status = CASE WHEN remaining_deps = 1 THEN 'ready' ELSE status END
-         WHERE run_id = $1 AND step_id = ANY($2::text[]) AND status = 'pending' RETURNING step_id, status`,
-        [runId, dependents],
-      );
-      await this.finishIfDone(manager, runId, definition);
-      return unblocked
-        .filter((row) => (row as { status?: string }).status === 'ready')
-        .map((row) => row.step_id);
-    });
-    await this.enqueue(tenantId, runId, ready, 1);
+    const output = { text: answer.text, data: answer.data ?? null };
+    if (dependents.length === 0) {
+      // A leaf may finish the run: complete it and check the run in one transaction.
+      await this.dataSource.transaction(async (manager) => {
+        const [done] = await queryRows<{ step_id: string }>(
+          manager,
+          `UPDATE step_runs SET status = 'completed', output = $3, agent_url = $4, task_id = $5, error = NULL,
+             call_context_id = NULL, completed_at = now()
+           WHERE run_id = $1 AND step_id = $2 AND status = 'running' RETURNING step_id`,
+          [runId, step.id, output, agentUrl, answer.taskId],
+        );
+        if (done !== undefined) await this.finishIfDone(manager, runId, run);
+      });
+      return;
+    }
+    // One statement, so one atomic round trip: complete the step and count it off its
+    // dependents (only if this attempt still held the step), readying those it unblocks.
+    const unblocked = await queryRows<{ step_id: string; status: string }>(
+      this.dataSource,
+      `WITH done AS (
+         UPDATE step_runs SET status = 'completed', output = $3, agent_url = $4, task_id = $5, error = NULL,
+           call_context_id = NULL, completed_at = now()
+         WHERE run_id = $1 AND step_id = $2 AND status = 'running' RETURNING run_id)
+       UPDATE step_runs s SET remaining_deps = s.remaining_deps - 1,
+         status = CASE WHEN s.remaining_deps = 1 THEN 'ready' ELSE s.status END
+       FROM done WHERE s.run_id = done.run_id AND s.step_id = ANY($6::text[]) AND s.status = 'pending'
+       RETURNING s.step_id, s.status`,
+      [runId, step.id, output, agentUrl, answer.taskId, dependents],
+    );
+    await this.enqueue(
+      tenantId,
+      runId,
+      unblocked.filter((row) => row.status === 'ready').map((row) => row.step_id),
+      1,
+    );
   }
 
   /** The agent asked a question: the run pauses until a caller answers it (POST /runs/{id}/input). */
@@ -396,7 +527,7 @@ export class RunsService {
     await this.dataSource.transaction(async (manager) => {
       await manager.query(
         `UPDATE step_runs SET status = 'waiting_input', task_id = $3, context_id = $4, agent_url = $5,
-           output = $6, resume_input = NULL WHERE run_id = $1 AND step_id = $2 AND status = 'running'`,
+           output = $6, resume_input = NULL, call_context_id = NULL WHERE run_id = $1 AND step_id = $2 AND status = 'running'`,
         [runId, step.id, answer.taskId, answer.contextId, agentUrl, { question: answer.text }],
       );
       await manager.query(
@@ -439,21 +570,26 @@ export class RunsService {
     agentUrl: string | null,
     reason: string,
     taskId: string | null = null,
+    options: { keepCallContext?: boolean } = {},
   ): Promise<void> {
     const attempts = step.retry?.attempts ?? 1;
     if (attempt < attempts) {
-      await this.dataSource.query(
-        `UPDATE step_runs SET status = 'ready', error = $3, agent_url = $4 WHERE run_id = $1 AND step_id = $2`,
-        [runId, step.id, reason, agentUrl],
+      const [retried] = await queryRows<{ step_id: string }>(
+        this.dataSource,
+        `UPDATE step_runs SET status = 'ready', error = $3, agent_url = COALESCE($4, agent_url),
+           call_context_id = CASE WHEN $5::boolean THEN call_context_id END
+         WHERE run_id = $1 AND step_id = $2 AND status = 'running' AND attempt = $6 RETURNING step_id`,
+        [runId, step.id, reason, agentUrl, options.keepCallContext === true, attempt],
       );
-      await this.enqueue(tenantId, runId, [step.id], attempt + 1, step.retry?.backoffMs ?? 0);
+      if (retried !== undefined)
+        await this.enqueue(tenantId, runId, [step.id], attempt + 1, step.retry?.backoffMs ?? 0);
       return;
     }
     this.logger.warn(`Run ${runId}: step ${step.id} failed after ${attempt} attempt(s): ${reason}`);
     const failedRun = await this.dataSource.transaction(async (manager) => {
       await manager.query(
         `UPDATE step_runs SET status = 'failed', error = $3, agent_url = $4, task_id = $5, completed_at = now()
-         WHERE run_id = $1 AND step_id = $2`,
+         WHERE run_id = $1 AND step_id = $2 AND status = 'running'`,
         [runId, step.id, reason, agentUrl, taskId],
       );
       await manager.query(
@@ -474,19 +610,15 @@ export class RunsService {
   private async finishIfDone(
     manager: EntityManager,
     runId: string,
-    definition: WorkflowDefinition,
+    run: { definition: WorkflowDefinition; input: Record<string, unknown> },
   ): Promise<void> {
+    const definition = run.definition;
     const steps = await queryRows<{ step_id: string; status: string; output: unknown }>(
       manager,
       'SELECT step_id, status, output FROM step_runs WHERE run_id = $1',
       [runId],
     );
     if (!steps.every((step) => step.status === 'completed')) return;
-    const [run] = await queryRows<{ input: Record<string, unknown> }>(
-      manager,
-      'SELECT input FROM workflow_runs WHERE id = $1',
-      [runId],
-    );
     const scope: TemplateScope = {
       input: run.input,
       steps: Object.fromEntries(steps.map((step) => [step.step_id, { output: step.output }])),
@@ -519,4 +651,29 @@ export class RunsService {
       })),
     );
   }
+}
+
+/** A W3C trace context for one agent call: the run is the trace, each call a span of it. */
+function traceparentOf(runId: string): string {
+  return `00-${runId.replace(/-/g, '')}-${randomBytes(8).toString('hex')}-01`;
+}
+
+/** Whether a failed call certainly never reached the agent (no connection, or an open circuit). */
+function neverDelivered(error: unknown): boolean {
+  if (error instanceof NoAvailableAgent) return true;
+  if ((error as { code?: string }).code === 'EOPENBREAKER') return true;
+  return isConnectionRefused(error);
+}
+
+/** What a step's input template may refer to: the run's input and the completed steps' outputs. */
+function scopeOf(
+  input: Record<string, unknown>,
+  outputs: Record<string, unknown> | null,
+): TemplateScope {
+  return {
+    input,
+    steps: Object.fromEntries(
+      Object.entries(outputs ?? {}).map(([stepId, output]) => [stepId, { output }]),
+    ),
+  };
 }

@@ -52,6 +52,14 @@ export class StepRunEntity {
   @Column({ name: 'context_id', type: 'varchar', length: 128, nullable: true })
   contextId!: string | null;
 
+  /**
+   * Context id of the agent call in flight, recorded before the call and
+   * cleared once its outcome is known. A later attempt that finds it set asks
+   * the agent for the task of that context before calling again.
+   */
+  @Column({ name: 'call_context_id', type: 'varchar', length: 128, nullable: true })
+  callContextId!: string | null;
+
   /** The caller's answer to the agent's question, sent when the step resumes. */
   @Column({ name: 'resume_input', type: 'jsonb', nullable: true })
   resumeInput!: unknown;

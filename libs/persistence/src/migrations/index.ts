@@ -5,6 +5,7 @@ import { AgentRegistrations1795517673236 } from './1795517673236-AgentRegistrati
 import { WorkflowDefinitions1795520214946 } from './1795520214946-WorkflowDefinitions.js';
 import { WorkflowRuns1795520382413 } from './1795520382413-WorkflowRuns.js';
 import { StepRunResume1795521433898 } from './1795521433898-StepRunResume.js';
+import { StepRunCallContext1795600000000 } from './1795600000000-StepRunCallContext.js';
 
 /** Every migration, oldest first; generated ones are added here by hand. */
 export const MIGRATIONS: Array<new () => MigrationInterface> = [
@@ -14,4 +15,5 @@ export const MIGRATIONS: Array<new () => MigrationInterface> = [
   WorkflowDefinitions1795520214946,
   WorkflowRuns1795520382413,
   StepRunResume1795521433898,
+  StepRunCallContext1795600000000,
 ];
