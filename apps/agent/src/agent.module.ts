@@ -1,7 +1,6 @@
 import { A2aModule } from '@app/a2a';
 import type { PlatformConfig } from '@app/config';
 import { PlatformModule } from '@app/platform';
-import { QueueName, QueuesModule } from '@app/queues';
 import { RegistryAgentDirectory } from '@app/registry-client';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { selectAgents } from './agents/index.js';
@@ -17,7 +16,6 @@ export class AgentModule {
       module: AgentModule,
       imports: [
         PlatformModule.forRoot(config),
-        QueuesModule.register(QueueName.PushDeliveries),
         A2aModule.forRoot({
           agents: selectAgents(config.a2a.agents),
           mount: 'per-agent',

@@ -106,7 +106,13 @@ describe('agent app over A2A', () => {
   };
 
   beforeAll(async () => {
-    const config = testConfig('agent', { AGENTS: 'echo,math,language,slow' });
+    const config = testConfig('agent', {
+      AGENTS: 'echo,math,language,slow',
+      // The test's webhook listens on loopback; its deliveries stay on this app's own queue.
+      PUSH_ALLOWED_HOSTS: '127.0.0.1',
+      REDIS_KEY_PREFIX: `${process.env.REDIS_KEY_PREFIX}-a2a`,
+      PUSH_BACKOFF_MS: '100',
+    });
     platform = await startTestApp(AgentModule.register(config), config);
     jsonRpcMath = await connectAgent(base('math'), KEY, 'JSONRPC');
     otherTenantKey = (

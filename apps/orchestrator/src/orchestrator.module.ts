@@ -1,4 +1,4 @@
-import { A2aModule } from '@app/a2a';
+import { A2aModule, A2aPushModule } from '@app/a2a';
 import { WorkerMode, type PlatformConfig } from '@app/config';
 import { PlatformModule } from '@app/platform';
 import { Module, type DynamicModule } from '@nestjs/common';
@@ -23,8 +23,16 @@ export class OrchestratorModule {
         PlatformModule.forRoot(config),
         runs,
         ...(api
-          ? [A2aModule.forRoot({ agents: [OrchestratorAgent], mount: 'root', imports: [runs] })]
-          : []),
+          ? [
+              A2aModule.forRoot({
+                agents: [OrchestratorAgent],
+                mount: 'root',
+                imports: [runs],
+                pushWorker: mode !== WorkerMode.Http,
+              }),
+            ]
+          : // Worker processes deliver the push notifications of the orchestrator's tasks.
+            [A2aPushModule.register({ worker: true, api: false })]),
       ],
     };
   }

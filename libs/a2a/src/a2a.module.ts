@@ -3,6 +3,7 @@ import { RouterModule } from '@nestjs/core';
 import { A2A_MODULE_OPTIONS, type A2aModuleOptions } from './a2a.options.js';
 import { A2A_AGENT_TYPES, AgentCatalog } from './agent/agent-catalog.service.js';
 import { AGENT_DIRECTORY, AgentAnnouncer, NoAgentDirectory } from './agent/agent-directory.js';
+import { A2aPushModule } from './push/push.module.js';
 import { TaskWriteBuffer } from './stores/task-write-buffer.js';
 import { AgentCardController } from './transport/agent-card.controller.js';
 import { AgentResolver } from './transport/agent-resolver.js';
@@ -22,6 +23,7 @@ export class A2aModule {
       module: A2aModule,
       imports: [
         ...(options.imports ?? []),
+        A2aPushModule.register({ worker: options.pushWorker ?? true }),
         ...(options.mount === 'per-agent'
           ? [RouterModule.register([{ path: 'agents/:agent', module: A2aModule }])]
           : []),

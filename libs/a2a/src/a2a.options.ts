@@ -16,6 +16,8 @@ export interface A2aModuleOptions {
   readonly imports?: ReadonlyArray<Type | DynamicModule>;
   /** Where to announce the served agents; by default nowhere (no registry). */
   readonly directory?: Type<AgentDirectory>;
+  /** Whether this process delivers push notifications (default true; false for HTTP-only replicas). */
+  readonly pushWorker?: boolean;
 }
 
 /** Path prefix of an agent's endpoints. */

@@ -11,3 +11,7 @@ export * from './agent/task-publisher.js';
 export * from './agent/running-tasks.js';
 export * from './agent/agent-directory.js';
 export * from './push/push-notification.sender.js';
+export * from './push/push.module.js';
+export * from './push/push-delivery.worker.js';
+export * from './push/push-deliveries.controller.js';
+export * from './signing/platform-keys.js';

@@ -248,6 +248,21 @@ export class Environment {
   @IsString()
   PLANNER_LLM_API_KEY?: string;
 
+  /**
+   * The platform's signing key (PKCS #8 PEM; EC P-256, Ed25519 or RSA): signs
+   * push notification JWTs and Agent Cards. Unset: push notifications are
+   * signed with a key generated once and kept in PostgreSQL; cards are not signed.
+   */
+  @IsOptional()
+  @Matches(/-----BEGIN PRIVATE KEY-----[\s\S]+-----END PRIVATE KEY-----/, {
+    message: 'A2A_SIGNING_KEY must be a PKCS #8 PEM private key',
+  })
+  A2A_SIGNING_KEY?: string;
+
+  @IsOptional()
+  @Matches(/^[\w.-]{1,64}$/, { message: 'A2A_SIGNING_KEY_ID: letters, digits, ".", "_", "-"' })
+  A2A_SIGNING_KEY_ID?: string;
+
   @IsString()
   @MinLength(1)
   PLANNER_LLM_MODEL = 'gpt-4o-mini';
@@ -275,6 +290,39 @@ export class Environment {
   @Min(0)
   @Max(86_400)
   A2A_CARD_MAX_AGE_SECONDS = 300;
+
+  /** How long one push notification delivery may take (the A2A guidance: 10-30 s). */
+  @Transform(toInteger)
+  @IsInt()
+  @Min(1000)
+  @Max(30_000)
+  PUSH_TIMEOUT_MS = 10_000;
+
+  /** Delivery attempts per notification before it is kept as failed. */
+  @Transform(toInteger)
+  @IsInt()
+  @Min(1)
+  @Max(25)
+  PUSH_ATTEMPTS = 10;
+
+  /** First retry delay; each later one doubles, with up to 50 % jitter. */
+  @Transform(toInteger)
+  @IsInt()
+  @Min(10)
+  @Max(600_000)
+  PUSH_BACKOFF_MS = 2_000;
+
+  /** Allow webhooks at loopback, private and link-local addresses (never in production). */
+  @Transform(toBoolean)
+  @IsBoolean()
+  PUSH_ALLOW_PRIVATE_URLS = false;
+
+  /** Hosts ("name" or "name:port") that may receive webhooks although their address is private. */
+  @IsOptional()
+  @Matches(/^\s*[\w.\-[\]:]+(\s*,\s*[\w.\-[\]:]+)*\s*$/, {
+    message: 'PUSH_ALLOWED_HOSTS must be a comma-separated list of host or host:port',
+  })
+  PUSH_ALLOWED_HOSTS?: string;
 
   @Transform(toInteger)
   @IsInt()
@@ -317,6 +365,9 @@ export const ENVIRONMENT_VARIABLES: readonly string[] = [
   'REGISTRY_ALLOW_PRIVATE_URLS',
   'PLANNER_LLM_URL',
   'PLANNER_LLM_API_KEY',
+  'PUSH_ALLOWED_HOSTS',
+  'A2A_SIGNING_KEY',
+  'A2A_SIGNING_KEY_ID',
 ];
 
 /** Parses and validates the raw environment; throws {@link EnvironmentError} naming every bad variable. */

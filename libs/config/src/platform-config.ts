@@ -74,6 +74,18 @@ export interface A2aConfig {
   /** Most parts one message may carry. */
   readonly maxParts: number;
   readonly cardMaxAgeSeconds: number;
+  readonly push: PushConfig;
+  /** PKCS #8 PEM; cards are signed only when it is set. */
+  readonly signingKey?: string;
+  readonly signingKeyId?: string;
+}
+
+export interface PushConfig {
+  readonly timeoutMs: number;
+  readonly attempts: number;
+  readonly backoffMs: number;
+  readonly allowPrivateUrls: boolean;
+  readonly allowedHosts: readonly string[];
 }
 
 export interface RegistryConfig {
@@ -175,6 +187,18 @@ function toPlatformConfig(app: AppName, env: Environment, version?: string): Pla
       agents: [...new Set(env.AGENTS.split(',').map((name) => name.trim()))],
       maxParts: env.A2A_MAX_PARTS,
       cardMaxAgeSeconds: env.A2A_CARD_MAX_AGE_SECONDS,
+      push: {
+        timeoutMs: env.PUSH_TIMEOUT_MS,
+        attempts: env.PUSH_ATTEMPTS,
+        backoffMs: env.PUSH_BACKOFF_MS,
+        allowPrivateUrls: env.PUSH_ALLOW_PRIVATE_URLS,
+        allowedHosts: (env.PUSH_ALLOWED_HOSTS ?? '')
+          .split(',')
+          .map((host) => host.trim().toLowerCase())
+          .filter((host) => host !== ''),
+      },
+      signingKey: env.A2A_SIGNING_KEY,
+      signingKeyId: env.A2A_SIGNING_KEY_ID,
     },
     registry: {
       url: env.REGISTRY_URL?.replace(/\/+$/, ''),

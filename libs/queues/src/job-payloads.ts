@@ -16,9 +16,15 @@ export interface JobPayloads {
     readonly attempt: number;
   };
   [JobName.DeliverPushNotification]: TenantJobContext & {
+    readonly agent: string;
+    readonly owner: string;
     readonly taskId: string;
     readonly pushConfigId: string;
-    readonly eventSequence: number;
+    /** Unique per event and config, the same on every attempt: the JWT's `jti`, for receivers to drop duplicates. */
+    readonly eventId: string;
+    /** The notification as it goes on the wire (the config's protocol version). */
+    readonly body: string;
+    readonly contentType: string;
   };
   [JobName.ProbeAgentInstance]: TenantJobContext & {
     readonly registrationId: string;

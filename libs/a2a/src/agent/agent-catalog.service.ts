@@ -4,8 +4,10 @@ import { InjectMetric, MetricName } from '@app/metrics';
 import { Inject, Injectable, Logger, type OnModuleInit, type Type } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { ModuleRef } from '@nestjs/core';
-import type { Counter, Gauge } from 'prom-client';
+import { JobProducer } from '@app/queues';
+import type { Gauge } from 'prom-client';
 import { DataSource } from 'typeorm';
+import { PlatformKeys } from '../signing/platform-keys.js';
 import { TaskWriteBuffer } from '../stores/task-write-buffer.js';
 import { agentOptionsOf } from './a2a-agent.decorator.js';
 import { HostedAgent } from './hosted-agent.js';
@@ -25,7 +27,8 @@ export class AgentCatalog implements OnModuleInit {
     @Inject(ConfigService) private readonly config: PlatformConfigService,
     @Inject(A2A_AGENT_TYPES) private readonly types: ReadonlyArray<Type<AgentExecutor>>,
     @InjectMetric(MetricName.A2aActiveTasks) private readonly activeTasks: Gauge<'agent'>,
-    @InjectMetric(MetricName.A2aPushDeliveries) private readonly pushDeliveries: Counter<'outcome'>,
+    private readonly jobs: JobProducer,
+    private readonly keys: PlatformKeys,
   ) {}
 
   onModuleInit(): void {
@@ -44,7 +47,9 @@ export class AgentCatalog implements OnModuleInit {
           writeBuffer: this.writeBuffer,
           limits: { maxParts: a2a.maxParts },
           activeTasks: this.activeTasks,
-          pushDeliveries: this.pushDeliveries,
+          jobs: this.jobs,
+          push: a2a.push,
+          keys: this.keys,
           defaultBaseUrl: `${base}/agents/${options.name}`,
         }),
       );

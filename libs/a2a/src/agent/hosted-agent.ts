@@ -10,9 +10,12 @@ import {
   type ServerCallContext,
 } from '@a2a-js/sdk/server';
 import { createHash } from 'node:crypto';
-import type { Counter, Gauge } from 'prom-client';
-import { PushNotificationDispatcher } from '../push/push-notification.sender.js';
+import type { PushConfig } from '@app/config';
+import type { JobProducer } from '@app/queues';
+import type { Gauge } from 'prom-client';
 import type { DataSource } from 'typeorm';
+import { QueuedPushSender } from '../push/push-notification.sender.js';
+import { JWKS_PATH, type PlatformKeys } from '../signing/platform-keys.js';
 import { GuardedRequestHandler, type RequestLimits } from '../transport/guarded-request-handler.js';
 import type { TaskWriteBuffer } from '../stores/task-write-buffer.js';
 import { TypeOrmPushConfigStore } from '../stores/typeorm-push-config.store.js';
@@ -56,7 +59,9 @@ export interface HostedAgentDependencies {
   readonly writeBuffer: TaskWriteBuffer;
   readonly limits: RequestLimits;
   readonly activeTasks: Gauge<'agent'>;
-  readonly pushDeliveries: Counter<'outcome'>;
+  readonly jobs: JobProducer;
+  readonly push: PushConfig;
+  readonly keys: PlatformKeys;
   /** Base URL used where no request tells it (the request handler's own card). */
   readonly defaultBaseUrl: string;
 }
@@ -70,7 +75,8 @@ export class HostedAgent {
   readonly requestHandler: GuardedRequestHandler;
   readonly jsonRpc: JsonRpcTransportHandler;
   readonly legacyJsonRpc: LegacyJsonRpcTransportHandler;
-  private readonly cards = new Map<string, ServedCard>();
+  private readonly cards = new Map<string, Promise<ServedCard>>();
+  private readonly keys: PlatformKeys;
 
   constructor(
     readonly options: A2aAgentOptions,
@@ -82,7 +88,12 @@ export class HostedAgent {
       dependencies.dataSource,
       dependencies.writeBuffer,
     );
-    const pushStore = new TypeOrmPushConfigStore(options.name, dependencies.dataSource);
+    this.keys = dependencies.keys;
+    const pushStore = new TypeOrmPushConfigStore(
+      options.name,
+      dependencies.dataSource,
+      dependencies.push,
+    );
     const card = buildAgentCard(options, dependencies.defaultBaseUrl);
     const handler = new DefaultRequestHandler(
       card,
@@ -90,10 +101,7 @@ export class HostedAgent {
       new MeasuredExecutor(executor, options.name, dependencies.activeTasks),
       new DefaultExecutionEventBusManager(),
       pushStore,
-      new PushNotificationDispatcher(pushStore, {
-        timeoutMs: 10_000,
-        deliveries: dependencies.pushDeliveries,
-      }),
+      new QueuedPushSender(options.name, pushStore, dependencies.jobs, dependencies.push),
       (context: ServerCallContext) =>
         Promise.resolve(this.cardAt(baseUrlOf(context, dependencies.defaultBaseUrl))),
     );
@@ -106,19 +114,34 @@ export class HostedAgent {
     return this.options.name;
   }
 
-  /** The card as served at `baseUrl`, built and serialised once per base URL. */
-  servedCard(baseUrl: string): ServedCard {
+  /**
+   * The card as served at `baseUrl`, built, signed (when the platform has a
+   * configured key) and serialised once per base URL.
+   */
+  servedCard(baseUrl: string): Promise<ServedCard> {
     let served = this.cards.get(baseUrl);
     if (served === undefined) {
-      const body = JSON.stringify(AgentCard.toJSON(this.cardAt(baseUrl)));
-      served = {
-        body,
-        etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`,
-      };
+      served = this.serve(baseUrl);
       if (this.cards.size > 64) this.cards.clear();
       this.cards.set(baseUrl, served);
+      served.catch(() => this.cards.delete(baseUrl));
     }
     return served;
+  }
+
+  private async serve(baseUrl: string): Promise<ServedCard> {
+    let wire = AgentCard.toJSON(this.cardAt(baseUrl)) as Record<string, unknown>;
+    if (this.keys.signsCards) {
+      const appBase = baseUrl.endsWith(`/agents/${this.name}`)
+        ? baseUrl.slice(0, -`/agents/${this.name}`.length)
+        : baseUrl;
+      wire = await this.keys.signCard(wire, `${appBase}${JWKS_PATH}`);
+    }
+    const body = JSON.stringify(wire);
+    return {
+      body,
+      etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`,
+    };
   }
 
   private cardAt(baseUrl: string): AgentCard {

@@ -5,7 +5,16 @@ import type {
   ServerCallContext,
   StoredPushNotificationConfig,
 } from '@a2a-js/sdk/server';
+import type { PushConfig } from '@app/config';
+import {
+  checkOutboundUrl,
+  isPrivateAddress,
+  OutboundRequestRefused,
+  privateTargetAllowed,
+} from '@app/security';
 import { randomUUID } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import type { DataSource } from 'typeorm';
 import { scopeOf } from '../transport/call-context.js';
 import { A2A_LEGACY_PROTOCOL_VERSION } from '../agent/agent-card.builder.js';
@@ -17,6 +26,7 @@ export class TypeOrmPushConfigStore implements PushNotificationStore {
   constructor(
     private readonly agent: string,
     private readonly dataSource: DataSource,
+    private readonly push: PushConfig,
   ) {}
 
   async save(
@@ -25,15 +35,7 @@ export class TypeOrmPushConfigStore implements PushNotificationStore {
     config: TaskPushNotificationConfig,
   ): Promise<void> {
     const { tenantId, owner } = scopeOf(context);
-    let url: URL;
-    try {
-      url = new URL(config.url);
-    } catch {
-      throw new RequestMalformedError('push notification url must be an absolute URL');
-    }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-      throw new RequestMalformedError('push notification url must use http or https');
-    }
+    await this.checkWebhook(config.url);
     if (!config.id) config.id = randomUUID();
     config.taskId = taskId;
     const wireVersion = context.requestedVersion || A2A_LEGACY_PROTOCOL_VERSION;
@@ -59,6 +61,38 @@ export class TypeOrmPushConfigStore implements PushNotificationStore {
       throw new RequestMalformedError(
         `a task holds at most ${MAX_CONFIGS_PER_TASK} push notification configs`,
       );
+    }
+  }
+
+  /**
+   * Refuses a webhook at a loopback, private, link-local or metadata address
+   * now; deliveries check again (redirects, and names whose address changes).
+   */
+  private async checkWebhook(raw: string): Promise<void> {
+    const options = {
+      allowPrivate: this.push.allowPrivateUrls,
+      allowHosts: this.push.allowedHosts,
+      timeoutMs: 0,
+      maxBytes: 0,
+    };
+    try {
+      const url = checkOutboundUrl(raw, options);
+      const host = url.hostname.replace(/^\[|\]$/g, '');
+      const allowed = privateTargetAllowed(url, options);
+      if (allowed || isIP(host) !== 0) return;
+      // A name that does not resolve now may later: every delivery checks it again.
+      const addresses = await lookup(host, { all: true }).catch(() => []);
+      const refused = addresses.find((entry) => isPrivateAddress(entry.address));
+      if (refused) {
+        throw new OutboundRequestRefused(
+          `${host} resolves to a private address (${refused.address})`,
+        );
+      }
+    } catch (error) {
+      if (error instanceof OutboundRequestRefused) {
+        throw new RequestMalformedError(`push notification url refused: ${error.message}`);
+      }
+      throw error;
     }
   }
 

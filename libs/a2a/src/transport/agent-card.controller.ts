@@ -17,9 +17,9 @@ export class AgentCardController {
   ) {}
 
   @Get('.well-known/agent-card.json')
-  card(@Req() request: FastifyRequest, @Res() reply: FastifyReply): void {
+  async card(@Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     const { agent, baseUrl } = this.agents.resolve(request);
-    const card = agent.servedCard(baseUrl);
+    const card = await agent.servedCard(baseUrl);
     const maxAge = this.config.get('a2a', { infer: true }).cardMaxAgeSeconds;
     void reply
       .header('ETag', card.etag)

@@ -2,6 +2,7 @@ import { A2aPushConfigEntity } from './a2a-push-config.entity.js';
 import { A2aTaskEntity } from './a2a-task.entity.js';
 import { AgentRegistrationEntity } from './agent-registration.entity.js';
 import { ApiKeyEntity } from './api-key.entity.js';
+import { SigningKeyEntity } from './signing-key.entity.js';
 import { TenantEntity } from './tenant.entity.js';
 import { StepRunEntity } from './step-run.entity.js';
 import { WorkflowDefinitionEntity } from './workflow-definition.entity.js';
@@ -11,6 +12,7 @@ export { A2aPushConfigEntity } from './a2a-push-config.entity.js';
 export { A2aTaskEntity } from './a2a-task.entity.js';
 export { AgentRegistrationEntity, RegistrationStatus } from './agent-registration.entity.js';
 export { ApiKeyEntity, ApiKeyRole } from './api-key.entity.js';
+export { SigningKeyEntity } from './signing-key.entity.js';
 export { TenantEntity } from './tenant.entity.js';
 export { StepRunEntity, StepRunStatus } from './step-run.entity.js';
 export { WorkflowDefinitionEntity } from './workflow-definition.entity.js';
@@ -26,4 +28,5 @@ export const ENTITIES = [
   WorkflowDefinitionEntity,
   WorkflowRunEntity,
   StepRunEntity,
+  SigningKeyEntity,
 ];

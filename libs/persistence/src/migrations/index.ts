@@ -6,6 +6,7 @@ import { WorkflowDefinitions1795520214946 } from './1795520214946-WorkflowDefini
 import { WorkflowRuns1795520382413 } from './1795520382413-WorkflowRuns.js';
 import { StepRunResume1795521433898 } from './1795521433898-StepRunResume.js';
 import { StepRunCallContext1795600000000 } from './1795600000000-StepRunCallContext.js';
+import { SigningKeys1795700000000 } from './1795700000000-SigningKeys.js';
 
 /** Every migration, oldest first; generated ones are added here by hand. */
 export const MIGRATIONS: Array<new () => MigrationInterface> = [
@@ -16,4 +17,5 @@ export const MIGRATIONS: Array<new () => MigrationInterface> = [
   WorkflowRuns1795520382413,
   StepRunResume1795521433898,
   StepRunCallContext1795600000000,
+  SigningKeys1795700000000,
 ];

@@ -29,7 +29,10 @@ export interface OutboundRequestOptions {
   readonly body?: string;
   /** Allow loopback, private and link-local targets (local development, tests). */
   readonly allowPrivate: boolean;
-  /** Host names or IP literals that may be called although private (a known internal service). */
+  /**
+   * Hosts that may be called although private (a known internal service):
+   * a name or IP literal (any port) or `host:port` (that port only).
+   */
   readonly allowHosts?: readonly string[];
   readonly timeoutMs: number;
   readonly maxBytes: number;
@@ -46,8 +49,15 @@ export interface OutboundResponse {
 
 const hostOf = (url: URL) => url.hostname.replace(/^\[|\]$/g, '');
 
-function privateAllowed(url: URL, options: OutboundRequestOptions): boolean {
-  return options.allowPrivate || (options.allowHosts ?? []).includes(hostOf(url));
+const DEFAULT_PORTS: Readonly<Record<string, string>> = { 'http:': '80', 'https:': '443' };
+
+/** Whether options let `url` reach a private address (allowPrivate, or its host in allowHosts). */
+export function privateTargetAllowed(url: URL, options: OutboundRequestOptions): boolean {
+  if (options.allowPrivate) return true;
+  const allowed = options.allowHosts ?? [];
+  const host = hostOf(url).toLowerCase();
+  const port = url.port || DEFAULT_PORTS[url.protocol];
+  return allowed.includes(host) || allowed.includes(`${host}:${port}`);
 }
 
 /**
@@ -80,7 +90,8 @@ function guardedLookup(allowPrivate: boolean): LookupFunction {
   };
 }
 
-function checkUrl(raw: string, options: OutboundRequestOptions): URL {
+/** Checks a URL before any request: scheme, credentials, and private IP literals or names. */
+export function checkOutboundUrl(raw: string, options: OutboundRequestOptions): URL {
   let url: URL;
   try {
     url = new URL(raw);
@@ -92,7 +103,7 @@ function checkUrl(raw: string, options: OutboundRequestOptions): URL {
   }
   if (url.username || url.password)
     throw new OutboundRequestRefused('URLs with credentials are not allowed');
-  if (privateAllowed(url, options)) return url;
+  if (privateTargetAllowed(url, options)) return url;
   const host = hostOf(url);
   if (host === 'localhost' || host.endsWith('.localhost'))
     throw new OutboundRequestRefused(`${host} is a loopback name`);
@@ -118,7 +129,7 @@ function once(
           ...options.headers,
           ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}),
         },
-        lookup: guardedLookup(privateAllowed(url, options)),
+        lookup: guardedLookup(privateTargetAllowed(url, options)),
         signal,
         agent: false,
       },
@@ -182,13 +193,13 @@ export async function outboundRequest(
   options: OutboundRequestOptions,
 ): Promise<OutboundResponse> {
   const signal = AbortSignal.timeout(options.timeoutMs);
-  let url = checkUrl(rawUrl, options);
+  let url = checkOutboundUrl(rawUrl, options);
   for (let redirects = 0; ; redirects++) {
     const response = await once(url, options, signal);
     const location = response.headers.location;
     if (response.status < 300 || response.status >= 400 || location === undefined) return response;
     if (redirects >= (options.maxRedirects ?? 3))
       throw new OutboundRequestFailed('Too many redirects', 'redirects');
-    url = checkUrl(new URL(location, url).href, options);
+    url = checkOutboundUrl(new URL(location, url).href, options);
   }
 }
