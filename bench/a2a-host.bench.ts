@@ -48,7 +48,7 @@ async function main(): Promise<void> {
     stdio: 'ignore',
   });
   // Start from an empty task table, so that runs are comparable.
-  await benchSql(env.DATABASE_NAME, 'TRUNCATE a2a_tasks, a2a_push_configs');
+  await benchSql(env.DATABASE_NAME, 'TRUNCATE a2a_tasks, a2a_push_configs, a2a_task_events');
   const ours = await startNode(
     'dist/apps/agent/src/main.js',
     { ...env, PORT: String(OUR_PORT), HOST: '127.0.0.1' },

@@ -333,6 +333,20 @@ describe('push notifications (queued, signed, SSRF-guarded)', () => {
     if (!isTask(task)) throw new Error('expected a task');
     expect(task.status?.state).toBe(TaskState.TASK_STATE_INPUT_REQUIRED);
     await waitFor(() => webhook.at(path).length > 0, { what: 'a first, refused attempt' });
+    // Every delivery of the task is waiting for its retry (none is half-way through an attempt).
+    await waitFor(
+      async () => {
+        const delayed = (await admin('?state=delayed&limit=500')).body
+          .deliveries as PushDeliveryView[];
+        const active = (await admin('?state=active&limit=500')).body
+          .deliveries as PushDeliveryView[];
+        return (
+          delayed.some((delivery) => delivery.taskId === task.id) &&
+          !active.some((delivery) => delivery.taskId === task.id)
+        );
+      },
+      { what: 'the deliveries to wait for their retry' },
+    );
 
     // Killed with deliveries waiting for their retry; the webhook recovers while the app is down.
     await app.stop('SIGKILL');

@@ -1,4 +1,4 @@
-import { TaskState } from '@a2a-js/sdk';
+import { TaskState, type StreamResponse, type Task } from '@a2a-js/sdk';
 import { ApiKeyRole } from '@app/persistence';
 import { createApiKey } from '@app/security';
 import {
@@ -7,7 +7,9 @@ import {
   isTask,
   openTestDataSource,
   spawnApp,
+  userData,
   userMessage,
+  waitFor,
   type SpawnedApp,
 } from '@app/testing';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -21,7 +23,12 @@ describe('agent app replicas', () => {
   let key: string;
 
   beforeAll(async () => {
-    const env = { AGENTS: 'math,echo', THROTTLE_MESSAGE_LIMIT: '20' };
+    const env = {
+      AGENTS: 'math,echo,slow',
+      THROTTLE_MESSAGE_LIMIT: '20',
+      // Their own Redis prefix: the control channel and queues of these two replicas only.
+      REDIS_KEY_PREFIX: `${process.env.REDIS_KEY_PREFIX}-replicas`,
+    };
     [replicas, dataSource] = await Promise.all([
       Promise.all([spawnApp('agent', env), spawnApp('agent', env)]),
       openTestDataSource(),
@@ -66,6 +73,88 @@ describe('agent app replicas', () => {
       statusTimestampAfter: undefined,
     });
     expect(listed.tasks.map((task) => task.id)).toEqual([result.id]);
+  });
+
+  it('a streaming task started on one replica is followed, replayed after a reconnect and canceled through the other', async () => {
+    const [first, second] = await Promise.all(
+      replicas.map((replica) => connectAgent(`${replica.url}/agents/slow`, key)),
+    );
+    const progressOf = (event: StreamResponse): string | undefined => {
+      const payload = event.payload;
+      if (payload?.$case !== 'artifactUpdate') return undefined;
+      return payload.value.artifact?.parts
+        .map((part) => (part.content?.$case === 'text' ? part.content.value : ''))
+        .join('');
+    };
+
+    // Started on the first replica; its caller goes away after two events.
+    const started = first.sendMessageStream({
+      tenant: '',
+      message: userData({ steps: 40, intervalMs: 100 }),
+      configuration: undefined,
+      metadata: undefined,
+    });
+    let task: Task | undefined;
+    let seen = 0;
+    for await (const event of started) {
+      if (event.payload?.$case === 'task') task = event.payload.value;
+      if (++seen === 2) break;
+    }
+    if (task === undefined) throw new Error('expected the task first');
+    const taskId = task.id;
+
+    // Followed through the second replica, then the follower disconnects.
+    const followed: string[] = [];
+    for await (const event of second.resubscribeTask({ tenant: '', id: taskId })) {
+      const progress = progressOf(event);
+      if (progress !== undefined) followed.push(progress);
+      if (followed.length === 3) break;
+    }
+    expect(followed).toHaveLength(3);
+
+    // Reconnected: the task as of now, then every later event exactly once, in order.
+    const resumed = second.resubscribeTask({ tenant: '', id: taskId });
+    const first_ = await resumed.next();
+    const snapshot = first_.value as StreamResponse;
+    if (snapshot.payload?.$case !== 'task') throw new Error('expected the task first');
+    const progress = (snapshot.payload.value.artifacts[0]?.parts ?? []).map((part) =>
+      part.content?.$case === 'text' ? part.content.value : '',
+    );
+    expect(progress.length).toBeGreaterThanOrEqual(3);
+    expect(progress).toEqual(expect.arrayContaining(followed));
+    const events: StreamResponse[] = [];
+    for await (const event of resumed) {
+      events.push(event);
+      const text = progressOf(event);
+      if (text !== undefined) progress.push(text);
+      if (progress.length === 12) break;
+    }
+    expect(progress).toEqual(
+      Array.from({ length: progress.length }, (_, index) => `step ${index + 1}/40\n`),
+    );
+
+    // Canceled through the second replica while the first one executes it.
+    const following = second.resubscribeTask({ tenant: '', id: taskId });
+    const tail: StreamResponse[] = [];
+    const followingDone = (async () => {
+      for await (const event of following) tail.push(event);
+    })();
+    await waitFor(() => tail.length > 1, { what: 'the follower to be live' });
+    const canceled = await second.cancelTask({ tenant: '', id: taskId, metadata: undefined });
+    expect(canceled.status?.state).toBe(TaskState.TASK_STATE_CANCELED);
+    await followingDone;
+    const last = tail.at(-1)?.payload;
+    expect(last?.$case === 'statusUpdate' && last.value.status?.state).toBe(
+      TaskState.TASK_STATE_CANCELED,
+    );
+
+    // The executor on the first replica stopped: nothing is added after the cancel.
+    const after = await first.getTask({ tenant: '', id: taskId });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const later = await first.getTask({ tenant: '', id: taskId });
+    expect(later.status?.state).toBe(TaskState.TASK_STATE_CANCELED);
+    expect(later.artifacts[0]?.parts.length).toBe(after.artifacts[0]?.parts.length);
+    expect(later.artifacts[0]?.parts.length).toBeLessThan(40);
   });
 
   it('the message budget of a tenant is shared by the replicas and answered in JSON-RPC shape', async () => {

@@ -3,6 +3,9 @@ import { RouterModule } from '@nestjs/core';
 import { A2A_MODULE_OPTIONS, type A2aModuleOptions } from './a2a.options.js';
 import { A2A_AGENT_TYPES, AgentCatalog } from './agent/agent-catalog.service.js';
 import { AGENT_DIRECTORY, AgentAnnouncer, NoAgentDirectory } from './agent/agent-directory.js';
+import { RunningTasksRegistry } from './events/running-tasks.registry.js';
+import { TaskEventHub } from './events/task-event-hub.js';
+import { TaskEventLog } from './events/task-event-log.js';
 import { A2aPushModule } from './push/push.module.js';
 import { TaskWriteBuffer } from './stores/task-write-buffer.js';
 import { AgentCardController } from './transport/agent-card.controller.js';
@@ -34,6 +37,9 @@ export class A2aModule {
         { provide: A2A_AGENT_TYPES, useValue: options.agents },
         ...options.agents,
         TaskWriteBuffer,
+        TaskEventLog,
+        TaskEventHub,
+        RunningTasksRegistry,
         AgentCatalog,
         AgentResolver,
         { provide: AGENT_DIRECTORY, useClass: options.directory ?? NoAgentDirectory },

@@ -7,6 +7,9 @@ import { ModuleRef } from '@nestjs/core';
 import { JobProducer } from '@app/queues';
 import type { Gauge } from 'prom-client';
 import { DataSource } from 'typeorm';
+import { RunningTasksRegistry } from '../events/running-tasks.registry.js';
+import { TaskEventHub } from '../events/task-event-hub.js';
+import { TaskEventLog } from '../events/task-event-log.js';
 import { PlatformKeys } from '../signing/platform-keys.js';
 import { TaskWriteBuffer } from '../stores/task-write-buffer.js';
 import { agentOptionsOf } from './a2a-agent.decorator.js';
@@ -29,6 +32,9 @@ export class AgentCatalog implements OnModuleInit {
     @InjectMetric(MetricName.A2aActiveTasks) private readonly activeTasks: Gauge<'agent'>,
     private readonly jobs: JobProducer,
     private readonly keys: PlatformKeys,
+    private readonly eventLog: TaskEventLog,
+    private readonly eventHub: TaskEventHub,
+    private readonly runningTasks: RunningTasksRegistry,
   ) {}
 
   onModuleInit(): void {
@@ -50,6 +56,9 @@ export class AgentCatalog implements OnModuleInit {
           jobs: this.jobs,
           push: a2a.push,
           keys: this.keys,
+          eventLog: this.eventLog,
+          eventHub: this.eventHub,
+          runningTasks: this.runningTasks,
           defaultBaseUrl: `${base}/agents/${options.name}`,
         }),
       );

@@ -1,20 +1,26 @@
 import { AgentCard } from '@a2a-js/sdk';
 import { LegacyJsonRpcTransportHandler } from '@a2a-js/sdk/compat/v0_3/server';
 import {
-  DefaultExecutionEventBusManager,
   DefaultRequestHandler,
+  ServerCallContext,
   JsonRpcTransportHandler,
   type AgentExecutor,
   type ExecutionEventBus,
   type RequestContext,
-  type ServerCallContext,
 } from '@a2a-js/sdk/server';
+import { ApiKeyRole } from '@app/persistence';
 import { createHash } from 'node:crypto';
 import type { PushConfig } from '@app/config';
 import type { JobProducer } from '@app/queues';
 import type { Gauge } from 'prom-client';
 import type { DataSource } from 'typeorm';
+import { DurableEventBusManager } from '../events/durable-event-bus.js';
+import type { RunningTasksRegistry, TaskControlRequest } from '../events/running-tasks.registry.js';
+import type { TaskEventHub } from '../events/task-event-hub.js';
+import type { TaskEventLog } from '../events/task-event-log.js';
+import { TaskStreams } from '../events/task-streams.js';
 import { QueuedPushSender } from '../push/push-notification.sender.js';
+import { PlatformUser } from '../transport/call-context.js';
 import { JWKS_PATH, type PlatformKeys } from '../signing/platform-keys.js';
 import { GuardedRequestHandler, type RequestLimits } from '../transport/guarded-request-handler.js';
 import type { TaskWriteBuffer } from '../stores/task-write-buffer.js';
@@ -62,6 +68,9 @@ export interface HostedAgentDependencies {
   readonly jobs: JobProducer;
   readonly push: PushConfig;
   readonly keys: PlatformKeys;
+  readonly eventLog: TaskEventLog;
+  readonly eventHub: TaskEventHub;
+  readonly runningTasks: RunningTasksRegistry;
   /** Base URL used where no request tells it (the request handler's own card). */
   readonly defaultBaseUrl: string;
 }
@@ -87,6 +96,7 @@ export class HostedAgent {
       options.name,
       dependencies.dataSource,
       dependencies.writeBuffer,
+      dependencies.eventLog,
     );
     this.keys = dependencies.keys;
     const pushStore = new TypeOrmPushConfigStore(
@@ -95,17 +105,31 @@ export class HostedAgent {
       dependencies.push,
     );
     const card = buildAgentCard(options, dependencies.defaultBaseUrl);
+    const buses = new DurableEventBusManager(dependencies.eventLog, dependencies.runningTasks);
     const handler = new DefaultRequestHandler(
       card,
       taskStore,
       new MeasuredExecutor(executor, options.name, dependencies.activeTasks),
-      new DefaultExecutionEventBusManager(),
+      buses,
       pushStore,
       new QueuedPushSender(options.name, pushStore, dependencies.jobs, dependencies.push),
       (context: ServerCallContext) =>
         Promise.resolve(this.cardAt(baseUrlOf(context, dependencies.defaultBaseUrl))),
     );
-    this.requestHandler = new GuardedRequestHandler(handler, taskStore, dependencies.limits);
+    this.requestHandler = new GuardedRequestHandler(
+      handler,
+      taskStore,
+      dependencies.limits,
+      new TaskStreams(
+        options.name,
+        taskStore,
+        dependencies.eventLog,
+        dependencies.eventHub,
+        dependencies.runningTasks,
+        buses,
+      ),
+    );
+    dependencies.runningTasks.handle(options.name, (request) => this.control(request));
     this.jsonRpc = new JsonRpcTransportHandler(this.requestHandler);
     this.legacyJsonRpc = new LegacyJsonRpcTransportHandler(this.requestHandler);
   }
@@ -142,6 +166,22 @@ export class HostedAgent {
       body,
       etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`,
     };
+  }
+
+  /** A request from another replica about a task this one executes. */
+  private async control(request: TaskControlRequest): Promise<void> {
+    const context = new ServerCallContext({
+      user: new PlatformUser({
+        tenantId: request.tenantId,
+        apiKeyId: request.owner,
+        role: ApiKeyRole.Member,
+      }),
+      tenant: request.tenantId,
+    });
+    await this.requestHandler.cancelTask(
+      { tenant: '', id: request.taskId, metadata: undefined },
+      context,
+    );
   }
 
   private cardAt(baseUrl: string): AgentCard {

@@ -4,6 +4,7 @@ import type { ServerCallContext, TaskStore } from '@a2a-js/sdk/server';
 import type { DataSource } from 'typeorm';
 import { CALLER_AWAITS_SETTLED, scopeOf } from '../transport/call-context.js';
 import { isSettled } from './task-states.js';
+import type { TaskEventLog } from '../events/task-event-log.js';
 import type { TaskWriteBuffer } from './task-write-buffer.js';
 
 const DEFAULT_PAGE_SIZE = 50;
@@ -38,6 +39,7 @@ export class TypeOrmTaskStore implements TaskStore {
     private readonly agent: string,
     private readonly dataSource: DataSource,
     private readonly buffer: TaskWriteBuffer,
+    private readonly events?: TaskEventLog,
   ) {}
 
   async save(task: Task, context: ServerCallContext): Promise<void> {
@@ -47,7 +49,8 @@ export class TypeOrmTaskStore implements TaskStore {
     // of it, unless the only one who can be told is a caller waiting for the task to settle.
     const revealedEarly = context.state.get(CALLER_AWAITS_SETTLED) !== true;
     const firstSave = !this.buffer.isKnown(task.id) && revealedEarly;
-    await this.buffer.write(
+    const settled = isSettled(state);
+    const written = this.buffer.write(
       {
         id: task.id,
         tenantId,
@@ -58,9 +61,13 @@ export class TypeOrmTaskStore implements TaskStore {
         statusTimestamp: task.status?.timestamp ? new Date(task.status.timestamp) : new Date(),
         task: Task.toJSON(task) as Record<string, unknown>,
       },
-      firstSave || isSettled(state),
-      isSettled(state),
+      firstSave || settled,
+      settled,
     );
+    // A settled task's events are durable with it: a subscriber then finds all of them.
+    await (settled && this.events
+      ? Promise.all([written, this.events.flushTask(task.id)])
+      : written);
   }
 
   async load(taskId: string, context: ServerCallContext): Promise<Task | undefined> {

@@ -27,6 +27,7 @@ import {
 import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { A2ARequestHandler, ServerCallContext, TaskStore } from '@a2a-js/sdk/server';
+import type { TaskStreams } from '../events/task-streams.js';
 
 export interface RequestLimits {
   readonly maxParts: number;
@@ -40,6 +41,51 @@ function hideInternals(error: unknown): never {
   const errorId = randomUUID();
   logger.error({ err: error, errorId }, `A2A request failed (${errorId})`);
   throw new Error(`Internal error (error id ${errorId})`);
+}
+
+/**
+ * Runs the SDK's stream to its end whatever the caller does: the SDK
+ * persists a task's events while its stream is read, so a caller that goes
+ * away must not stop that (the executor keeps running and its task keeps
+ * being saved). Events are handed to the caller while it listens.
+ */
+async function* detached<T>(
+  stream: AsyncGenerator<T, void, undefined>,
+): AsyncGenerator<T, void, undefined> {
+  const buffered: T[] = [];
+  let done = false;
+  let failure: { error: unknown } | undefined;
+  let wake: (() => void) | undefined;
+  let listening = true;
+  void (async () => {
+    try {
+      for await (const item of stream) {
+        if (listening) buffered.push(item);
+        wake?.();
+      }
+    } catch (error) {
+      if (listening) failure = { error };
+      else hideInternals(error);
+    } finally {
+      done = true;
+      wake?.();
+    }
+  })().catch(() => undefined);
+  try {
+    for (;;) {
+      if (buffered.length > 0) {
+        yield buffered.shift() as T;
+        continue;
+      }
+      if (failure) throw failure.error;
+      if (done) return;
+      await new Promise<void>((resolve) => (wake = resolve));
+      wake = undefined;
+    }
+  } finally {
+    listening = false;
+    buffered.length = 0;
+  }
 }
 
 async function* guardedStream<T>(
@@ -69,6 +115,7 @@ export class GuardedRequestHandler implements A2ARequestHandler {
     private readonly inner: A2ARequestHandler,
     private readonly taskStore: TaskStore,
     private readonly limits: RequestLimits,
+    private readonly streams?: TaskStreams,
   ) {}
 
   getAgentCard(): Promise<AgentCard> {
@@ -95,7 +142,7 @@ export class GuardedRequestHandler implements A2ARequestHandler {
     context: ServerCallContext,
   ): AsyncGenerator<StreamResponse, void, undefined> {
     this.validateSend(params);
-    return guardedStream(this.inner.sendMessageStream(params, context));
+    return guardedStream(detached(this.inner.sendMessageStream(params, context)));
   }
 
   getTask(params: GetTaskRequest, context: ServerCallContext): Promise<Task> {
@@ -110,6 +157,10 @@ export class GuardedRequestHandler implements A2ARequestHandler {
       if (task.status?.state === TaskState.TASK_STATE_CANCELED) {
         throw new TaskNotCancelableError(`Task ${params.id} is already canceled`);
       }
+    }
+    if (params.id && this.streams) {
+      const canceled = await this.streams.cancelElsewhere(params.id, context).catch(hideInternals);
+      if (canceled !== undefined) return canceled;
     }
     return this.inner.cancelTask(params, context).catch(hideInternals);
   }
@@ -161,6 +212,8 @@ export class GuardedRequestHandler implements A2ARequestHandler {
     params: SubscribeToTaskRequest,
     context: ServerCallContext,
   ): AsyncGenerator<StreamResponse, void, undefined> {
+    if (!params.id) throw new RequestMalformedError('id is required');
+    if (this.streams) return guardedStream(this.streams.subscribe(params.id, context));
     return guardedStream(this.inner.resubscribe(params, context));
   }
 

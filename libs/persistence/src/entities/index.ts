@@ -1,5 +1,6 @@
 import { A2aPushConfigEntity } from './a2a-push-config.entity.js';
 import { A2aTaskEntity } from './a2a-task.entity.js';
+import { A2aTaskEventEntity } from './a2a-task-event.entity.js';
 import { AgentRegistrationEntity } from './agent-registration.entity.js';
 import { ApiKeyEntity } from './api-key.entity.js';
 import { SigningKeyEntity } from './signing-key.entity.js';
@@ -10,6 +11,7 @@ import { WorkflowRunEntity } from './workflow-run.entity.js';
 
 export { A2aPushConfigEntity } from './a2a-push-config.entity.js';
 export { A2aTaskEntity } from './a2a-task.entity.js';
+export { A2aTaskEventEntity } from './a2a-task-event.entity.js';
 export { AgentRegistrationEntity, RegistrationStatus } from './agent-registration.entity.js';
 export { ApiKeyEntity, ApiKeyRole } from './api-key.entity.js';
 export { SigningKeyEntity } from './signing-key.entity.js';
@@ -23,6 +25,7 @@ export const ENTITIES = [
   TenantEntity,
   ApiKeyEntity,
   A2aTaskEntity,
+  A2aTaskEventEntity,
   A2aPushConfigEntity,
   AgentRegistrationEntity,
   WorkflowDefinitionEntity,

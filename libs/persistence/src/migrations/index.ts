@@ -7,6 +7,7 @@ import { WorkflowRuns1795520382413 } from './1795520382413-WorkflowRuns.js';
 import { StepRunResume1795521433898 } from './1795521433898-StepRunResume.js';
 import { StepRunCallContext1795600000000 } from './1795600000000-StepRunCallContext.js';
 import { SigningKeys1795700000000 } from './1795700000000-SigningKeys.js';
+import { TaskEvents1795800000000 } from './1795800000000-TaskEvents.js';
 
 /** Every migration, oldest first; generated ones are added here by hand. */
 export const MIGRATIONS: Array<new () => MigrationInterface> = [
@@ -18,4 +19,5 @@ export const MIGRATIONS: Array<new () => MigrationInterface> = [
   StepRunResume1795521433898,
   StepRunCallContext1795600000000,
   SigningKeys1795700000000,
+  TaskEvents1795800000000,
 ];

@@ -1,0 +1,93 @@
+import type { StreamResponse } from '@a2a-js/sdk';
+import {
+  DefaultExecutionEventBus,
+  type AgentExecutionEvent,
+  type ExecutionEventBus,
+  type ExecutionEventBusManager,
+  type ServerCallContext,
+} from '@a2a-js/sdk/server';
+import { PlatformUser } from '../transport/call-context.js';
+import type { RunningTasksRegistry } from './running-tasks.registry.js';
+import type { TaskEventLog } from './task-event-log.js';
+
+function toStreamResponse(event: AgentExecutionEvent): StreamResponse | undefined {
+  switch (event.kind) {
+    case 'task':
+      return { payload: { $case: 'task', value: event.data } };
+    case 'statusUpdate':
+      return { payload: { $case: 'statusUpdate', value: event.data } };
+    case 'artifactUpdate':
+      return { payload: { $case: 'artifactUpdate', value: event.data } };
+    default:
+      // A direct Message reply belongs to no task.
+      return undefined;
+  }
+}
+
+/** An in-process bus whose every task event also goes to the durable log. */
+class DurableExecutionEventBus extends DefaultExecutionEventBus {
+  constructor(
+    private readonly taskId: string,
+    private readonly log: TaskEventLog,
+  ) {
+    super();
+  }
+
+  override publish(event: AgentExecutionEvent): void {
+    const response = toStreamResponse(event);
+    if (response !== undefined) this.log.append(this.taskId, response);
+    super.publish(event);
+  }
+}
+
+function scopeKey(taskId: string, context?: ServerCallContext): string {
+  const user = context?.user;
+  const tenant = user instanceof PlatformUser ? user.auth.tenantId : (context?.tenant ?? '');
+  const owner = user instanceof PlatformUser ? user.auth.apiKeyId : '';
+  return `${tenant}\0${owner}\0${taskId}`;
+}
+
+/**
+ * The SDK's event-bus seam, made durable: buses stay in process (the
+ * executor and its caller's stream share one), every event they carry is
+ * appended to the {@link TaskEventLog} (PostgreSQL, then Redis pub/sub), and
+ * the replica executing a task is recorded so that other replicas can route
+ * a cancel to it.
+ */
+export class DurableEventBusManager implements ExecutionEventBusManager {
+  private readonly buses = new Map<string, ExecutionEventBus>();
+
+  constructor(
+    private readonly log: TaskEventLog,
+    private readonly registry: RunningTasksRegistry,
+  ) {}
+
+  createOrGetByTaskId(taskId: string, context?: ServerCallContext): ExecutionEventBus {
+    const key = scopeKey(taskId, context);
+    let bus = this.buses.get(key);
+    if (bus === undefined) {
+      bus = new DurableExecutionEventBus(taskId, this.log);
+      this.buses.set(key, bus);
+      this.registry.started(taskId);
+    }
+    return bus;
+  }
+
+  getByTaskId(taskId: string, context?: ServerCallContext): ExecutionEventBus | undefined {
+    return this.buses.get(scopeKey(taskId, context));
+  }
+
+  cleanupByTaskId(taskId: string, context?: ServerCallContext): void {
+    const key = scopeKey(taskId, context);
+    const bus = this.buses.get(key);
+    if (bus === undefined) return;
+    bus.removeAllListeners();
+    this.buses.delete(key);
+    this.registry.ended(taskId);
+  }
+
+  /** Tasks this process is executing. */
+  get size(): number {
+    return this.buses.size;
+  }
+}
