@@ -2,6 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { RouterModule } from '@nestjs/core';
 import { A2A_MODULE_OPTIONS, type A2aModuleOptions } from './a2a.options.js';
 import { A2A_AGENT_TYPES, AgentCatalog } from './agent/agent-catalog.service.js';
+import { ExecutionDrain } from './agent/execution-drain.js';
 import { AGENT_DIRECTORY, AgentAnnouncer, NoAgentDirectory } from './agent/agent-directory.js';
 import { RunningTasksRegistry } from './events/running-tasks.registry.js';
 import { TaskEventHub } from './events/task-event-hub.js';
@@ -40,6 +41,7 @@ export class A2aModule {
         TaskEventLog,
         TaskEventHub,
         RunningTasksRegistry,
+        ExecutionDrain,
         AgentCatalog,
         AgentResolver,
         { provide: AGENT_DIRECTORY, useClass: options.directory ?? NoAgentDirectory },

@@ -13,6 +13,7 @@ import { TaskEventLog } from '../events/task-event-log.js';
 import { PlatformKeys } from '../signing/platform-keys.js';
 import { TaskWriteBuffer } from '../stores/task-write-buffer.js';
 import { agentOptionsOf } from './a2a-agent.decorator.js';
+import { ExecutionDrain } from './execution-drain.js';
 import { HostedAgent } from './hosted-agent.js';
 
 export const A2A_AGENT_TYPES = Symbol('A2A_AGENT_TYPES');
@@ -35,6 +36,7 @@ export class AgentCatalog implements OnModuleInit {
     private readonly eventLog: TaskEventLog,
     private readonly eventHub: TaskEventHub,
     private readonly runningTasks: RunningTasksRegistry,
+    private readonly drain: ExecutionDrain,
   ) {}
 
   onModuleInit(): void {
@@ -59,6 +61,7 @@ export class AgentCatalog implements OnModuleInit {
           eventLog: this.eventLog,
           eventHub: this.eventHub,
           runningTasks: this.runningTasks,
+          drain: this.drain,
           defaultBaseUrl: `${base}/agents/${options.name}`,
         }),
       );

@@ -28,6 +28,7 @@ import { TypeOrmPushConfigStore } from '../stores/typeorm-push-config.store.js';
 import { TypeOrmTaskStore } from '../stores/typeorm-task.store.js';
 import type { A2aAgentOptions } from './a2a-agent.decorator.js';
 import { buildAgentCard } from './agent-card.builder.js';
+import type { ExecutionDrain } from './execution-drain.js';
 
 /** Where the controller leaves the base URL the caller reached the agent at. */
 export const BASE_URL_STATE_KEY = 'a2a.baseUrl';
@@ -44,12 +45,13 @@ class MeasuredExecutor implements AgentExecutor {
     private readonly inner: AgentExecutor,
     private readonly agent: string,
     private readonly activeTasks: Gauge<'agent'>,
+    private readonly drain: ExecutionDrain,
   ) {}
 
   async execute(context: RequestContext, bus: ExecutionEventBus): Promise<void> {
     this.activeTasks.inc({ agent: this.agent });
     try {
-      await this.inner.execute(context, bus);
+      await this.drain.track(this.inner.execute(context, bus));
     } finally {
       this.activeTasks.dec({ agent: this.agent });
     }
@@ -71,6 +73,7 @@ export interface HostedAgentDependencies {
   readonly eventLog: TaskEventLog;
   readonly eventHub: TaskEventHub;
   readonly runningTasks: RunningTasksRegistry;
+  readonly drain: ExecutionDrain;
   /** Base URL used where no request tells it (the request handler's own card). */
   readonly defaultBaseUrl: string;
 }
@@ -109,7 +112,7 @@ export class HostedAgent {
     const handler = new DefaultRequestHandler(
       card,
       taskStore,
-      new MeasuredExecutor(executor, options.name, dependencies.activeTasks),
+      new MeasuredExecutor(executor, options.name, dependencies.activeTasks, dependencies.drain),
       buses,
       pushStore,
       new QueuedPushSender(options.name, pushStore, dependencies.jobs, dependencies.push),
@@ -128,6 +131,7 @@ export class HostedAgent {
         dependencies.runningTasks,
         buses,
       ),
+      () => dependencies.drain.isAccepting,
     );
     dependencies.runningTasks.handle(options.name, (request) => this.control(request));
     this.jsonRpc = new JsonRpcTransportHandler(this.requestHandler);

@@ -23,6 +23,7 @@ import {
   RequestMalformedError,
   TaskNotCancelableError,
   TaskNotFoundError,
+  UnsupportedOperationError,
 } from '@a2a-js/sdk/errors';
 import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
@@ -116,6 +117,7 @@ export class GuardedRequestHandler implements A2ARequestHandler {
     private readonly taskStore: TaskStore,
     private readonly limits: RequestLimits,
     private readonly streams?: TaskStreams,
+    private readonly accepting: () => boolean = () => true,
   ) {}
 
   getAgentCard(): Promise<AgentCard> {
@@ -218,6 +220,11 @@ export class GuardedRequestHandler implements A2ARequestHandler {
   }
 
   private validateSend(params: SendMessageRequest): void {
+    if (!this.accepting()) {
+      throw new UnsupportedOperationError(
+        'This instance is shutting down and starts no new work; send the message again',
+      );
+    }
     const message = params.message;
     if (message === undefined) throw new RequestMalformedError('message is required');
     if (message.role === Role.ROLE_UNSPECIFIED)
