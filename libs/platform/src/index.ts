@@ -2,3 +2,4 @@ export * from './bootstrap.js';
 export * from './create-app.js';
 export * from './platform.module.js';
 export * from './problem-details.filter.js';
+export * from './validation.pipe.js';

@@ -6,10 +6,11 @@ import { QueuesModule } from '@app/queues';
 import { RedisModule } from '@app/redis';
 import { ApiKeyGuard, SecurityModule } from '@app/security';
 import { TenantThrottlerGuard, ThrottlingModule } from '@app/throttling';
-import { Module, ValidationPipe, type DynamicModule } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { PlatformLoggerModule } from './logging.js';
 import { ProblemDetailsFilter } from './problem-details.filter.js';
+import { PlatformValidationPipe } from './validation.pipe.js';
 
 /**
  * Everything an app of the platform stands on: validated config, JSON logs,
@@ -37,14 +38,7 @@ export class PlatformModule {
         { provide: APP_GUARD, useExisting: ApiKeyGuard },
         { provide: APP_GUARD, useExisting: TenantThrottlerGuard },
         { provide: APP_FILTER, useClass: ProblemDetailsFilter },
-        {
-          provide: APP_PIPE,
-          useValue: new ValidationPipe({
-            whitelist: true,
-            forbidNonWhitelisted: true,
-            transform: true,
-          }),
-        },
+        { provide: APP_PIPE, useValue: new PlatformValidationPipe() },
       ],
     };
   }

@@ -1,3 +1,4 @@
+import { WorkflowNamePipe } from '../workflows/workflow-name.pipe.js';
 import { CurrentAuth, type AuthContext } from '@app/security';
 import { WorkflowRunStatus } from '@app/persistence';
 import {
@@ -97,7 +98,7 @@ export class RunsController {
   @Post('workflows/:name/runs')
   async start(
     @CurrentAuth() auth: AuthContext,
-    @Param('name') name: string,
+    @Param('name', WorkflowNamePipe) name: string,
     @Body() body: StartRunDto,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<RunView> {

@@ -30,7 +30,9 @@ export class WorkflowInvalid extends Error {
   }
 }
 
-const SLUG = /^[a-z][a-z0-9-]{0,62}$/;
+/** What a workflow name may be: a lower-case slug. */
+export const WORKFLOW_NAME = /^[a-z][a-z0-9-]{0,62}$/;
+const SLUG = WORKFLOW_NAME;
 const STEP_ID = /^[a-z][a-z0-9_-]{0,62}$/;
 const REFERENCE = /\$\{\s*([^}]+?)\s*\}/g;
 const MAX_STEPS = 100;

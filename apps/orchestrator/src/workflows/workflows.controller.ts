@@ -1,5 +1,6 @@
 import { CurrentAuth, type AuthContext } from '@app/security';
 import { Body, Controller, Get, Param, ParseIntPipe, Put, Query } from '@nestjs/common';
+import { WorkflowNamePipe } from './workflow-name.pipe.js';
 import { WorkflowsService, type StoredWorkflow } from './workflows.service.js';
 
 /** Workflow definitions, in JSON or YAML (`Content-Type: application/yaml`). */
@@ -25,7 +26,7 @@ export class WorkflowsController {
   @Get(':name')
   get(
     @CurrentAuth() auth: AuthContext,
-    @Param('name') name: string,
+    @Param('name', WorkflowNamePipe) name: string,
     @Query('version', new ParseIntPipe({ optional: true })) version?: number,
   ): Promise<StoredWorkflow> {
     return this.workflows.get(auth, name, version);
