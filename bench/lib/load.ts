@@ -17,6 +17,8 @@ export async function load(options: {
   headers: Record<string, string>;
   connections: number;
   seconds: number;
+  /** Requests per second across all connections (a fixed rate instead of as fast as possible). */
+  rate?: number;
 }): Promise<LoadResult> {
   const result = await autocannon({
     url: options.url,
@@ -29,6 +31,7 @@ export async function load(options: {
     connections: options.connections,
     duration: options.seconds,
     pipelining: 1,
+    ...(options.rate !== undefined ? { overallRate: options.rate } : {}),
   });
   return {
     rps: result.requests.average,
