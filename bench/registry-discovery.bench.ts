@@ -43,7 +43,9 @@ async function main(): Promise<void> {
     HOST: '127.0.0.1',
     THROTTLE_DEFAULT_LIMIT: '1000000000',
     THROTTLE_MESSAGE_LIMIT: '1000000000',
-    // Registrations are posted with their cards; heartbeats are not part of this measurement.
+    // Registrations are posted with their cards; heartbeats and probes (worker processes in
+    // production) are not part of this measurement: the fake instance URLs would fail them.
+    WORKER_MODE: 'http',
     REGISTRY_HEARTBEAT_TTL_SECONDS: '3600',
     REGISTRY_REMOVE_AFTER_SECONDS: '7200',
     REGISTRY_PROBE_INTERVAL_SECONDS: '3600',
