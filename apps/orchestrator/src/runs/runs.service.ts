@@ -150,27 +150,29 @@ export class RunsService implements OnApplicationShutdown {
     const definition = workflow.definition;
     const statusOf = (step: WorkflowStep) =>
       step.dependsOn?.length ? StepRunStatus.Pending : StepRunStatus.Ready;
-    const run = await this.dataSource.transaction(async (manager) => {
-      const [inserted] = await queryRows<{ id: string; created_at: Date }>(
-        manager,
-        `INSERT INTO workflow_runs (tenant_id, workflow_name, workflow_version, definition, input, status)
-         VALUES ($1, $2, $3, $4, $5, 'running') RETURNING id, created_at`,
-        [auth.tenantId, workflow.name, workflow.version, definition, input],
-      );
-      await manager.query(
-        `INSERT INTO step_runs (run_id, tenant_id, step_id, status, remaining_deps)
-         SELECT $1, $2, step_id, status, remaining_deps
-         FROM unnest($3::text[], $4::text[], $5::int[]) AS s(step_id, status, remaining_deps)`,
-        [
-          inserted.id,
-          auth.tenantId,
-          definition.steps.map((step) => step.id),
-          definition.steps.map(statusOf),
-          definition.steps.map((step) => step.dependsOn?.length ?? 0),
-        ],
-      );
-      return inserted;
-    });
+    // The run and its steps in one statement (atomic, one round trip).
+    const [run] = await queryRows<{ id: string; created_at: Date }>(
+      this.dataSource,
+      `WITH run AS (
+         INSERT INTO workflow_runs (tenant_id, workflow_name, workflow_version, definition, input, status)
+         VALUES ($1, $2, $3, $4, $5, 'running') RETURNING id, created_at
+       ), steps AS (
+         INSERT INTO step_runs (run_id, tenant_id, step_id, status, remaining_deps)
+         SELECT run.id, $1, s.step_id, s.status, s.remaining_deps
+         FROM run, unnest($6::text[], $7::text[], $8::int[]) AS s(step_id, status, remaining_deps)
+       )
+       SELECT id, created_at FROM run`,
+      [
+        auth.tenantId,
+        workflow.name,
+        workflow.version,
+        definition,
+        input,
+        definition.steps.map((step) => step.id),
+        definition.steps.map(statusOf),
+        definition.steps.map((step) => step.dependsOn?.length ?? 0),
+      ],
+    );
     this.runsTotal.inc({ workflow: workflow.name, status: 'started' });
     await this.enqueue(
       auth.tenantId,

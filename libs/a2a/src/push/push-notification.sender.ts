@@ -68,7 +68,7 @@ export class QueuedPushSender implements PushNotificationSender {
     task?: Task,
   ): Promise<void> {
     try {
-      const configs = await this.store.loadWithMetadata(taskId, context);
+      const configs = await this.store.loadForEvent(taskId, context);
       if (configs.length === 0) return;
       const { tenantId, owner } = scopeOf(context);
       await this.jobs.enqueueBulk(

@@ -21,8 +21,18 @@ import { A2A_LEGACY_PROTOCOL_VERSION } from '../agent/agent-card.builder.js';
 
 const MAX_CONFIGS_PER_TASK = 10;
 
+interface Lookup {
+  readonly taskId: string;
+  readonly tenantId: string;
+  readonly owner: string;
+  resolve(configs: StoredPushNotificationConfig[]): void;
+  reject(error: unknown): void;
+}
+
 /** Push-notification configs of one hosted agent in PostgreSQL, scoped like the tasks they belong to. */
 export class TypeOrmPushConfigStore implements PushNotificationStore {
+  private readonly lookups: Lookup[] = [];
+
   constructor(
     private readonly agent: string,
     private readonly dataSource: DataSource,
@@ -116,6 +126,58 @@ export class TypeOrmPushConfigStore implements PushNotificationStore {
       config: TaskPushNotificationConfig.fromJSON(row.config),
       wireVersion: row.wire_version,
     }));
+  }
+
+  /**
+   * The configs of a task, like {@link loadWithMetadata}, with the lookups of
+   * all tasks asked for within one turn of the event loop made in one query:
+   * the push sender asks for every event of every task.
+   */
+  loadForEvent(
+    taskId: string,
+    context: ServerCallContext,
+  ): Promise<StoredPushNotificationConfig[]> {
+    const { tenantId, owner } = scopeOf(context);
+    return new Promise((resolve, reject) => {
+      this.lookups.push({ taskId, tenantId, owner, resolve, reject });
+      if (this.lookups.length === 1) setImmediate(() => void this.lookUp());
+    });
+  }
+
+  private async lookUp(): Promise<void> {
+    const batch = this.lookups.splice(0);
+    try {
+      const rows = await this.dataSource.query<
+        Array<{
+          task_id: string;
+          tenant_id: string;
+          owner: string;
+          config: Record<string, unknown>;
+          wire_version: string;
+        }>
+      >(
+        `SELECT task_id, tenant_id, owner, config, wire_version FROM a2a_push_configs
+         WHERE agent = $1 AND task_id = ANY($2::varchar[]) ORDER BY created_at, id`,
+        [this.agent, [...new Set(batch.map((lookup) => lookup.taskId))]],
+      );
+      for (const lookup of batch) {
+        lookup.resolve(
+          rows
+            .filter(
+              (row) =>
+                row.task_id === lookup.taskId &&
+                row.tenant_id === lookup.tenantId &&
+                row.owner === lookup.owner,
+            )
+            .map((row) => ({
+              config: TaskPushNotificationConfig.fromJSON(row.config),
+              wireVersion: row.wire_version,
+            })),
+        );
+      }
+    } catch (error) {
+      for (const lookup of batch) lookup.reject(error);
+    }
   }
 
   async delete(taskId: string, context: ServerCallContext, configId?: string): Promise<void> {
