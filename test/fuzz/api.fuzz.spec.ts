@@ -102,7 +102,7 @@ const params = fc.oneof(
       historyLength: fc.oneof(fc.integer(), jsonValue),
       statusTimestampAfter: fc.oneof(
         fc.string(),
-        fc.date().map((date) => date.toISOString()),
+        fc.date({ noInvalidDate: true }).map((date) => date.toISOString()),
       ),
       url: fc.oneof(fc.webUrl(), fc.string()),
     },
@@ -143,6 +143,13 @@ function bodies(wellFormed: fc.Arbitrary<unknown>): fc.Arbitrary<Buffer> {
     { weight: 2, arbitrary: fc.string({ maxLength: 200 }).map((text) => Buffer.from(text)) },
     { weight: 1, arbitrary: nested },
     { weight: 1, arbitrary: invalidUtf8 },
+    {
+      weight: 1,
+      // NUL characters, which PostgreSQL stores in neither text nor jsonb.
+      arbitrary: wellFormed.map((value) =>
+        Buffer.from((JSON.stringify(value) ?? '{}').replace(/"([^"\\]{1,12})"/, '"$1\\u0000"')),
+      ),
+    },
     { weight: 1, arbitrary: fc.uint8Array({ maxLength: 256 }).map((bytes) => Buffer.from(bytes)) },
     {
       weight: 1,

@@ -4,6 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
 import { randomUUID } from 'node:crypto';
+import { refuseNulInUrls } from './nul-characters.js';
 
 /**
  * Builds an app on Fastify with the platform's request limits. Errors Fastify
@@ -28,6 +29,7 @@ export async function createPlatformApp(
     abortOnError: false,
   });
   app.useLogger(app.get(Logger));
+  refuseNulInUrls(app.getHttpAdapter().getInstance());
   app.flushLogs();
 
   return app;

@@ -3,3 +3,4 @@ export * from './create-app.js';
 export * from './platform.module.js';
 export * from './problem-details.filter.js';
 export * from './validation.pipe.js';
+export * from './nul-characters.js';

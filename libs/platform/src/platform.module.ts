@@ -10,6 +10,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { PlatformLoggerModule } from './logging.js';
 import { ProblemDetailsFilter } from './problem-details.filter.js';
+import { NulCheckingJsonParser } from './nul-characters.js';
 import { PlatformValidationPipe } from './validation.pipe.js';
 
 /**
@@ -39,6 +40,7 @@ export class PlatformModule {
         { provide: APP_GUARD, useExisting: TenantThrottlerGuard },
         { provide: APP_FILTER, useClass: ProblemDetailsFilter },
         { provide: APP_PIPE, useValue: new PlatformValidationPipe() },
+        NulCheckingJsonParser,
       ],
     };
   }

@@ -1,5 +1,6 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
+import { jsonHasNul, nulInBodyError } from '@app/platform';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 export const A2A_JSON_CONTENT_TYPE = 'application/a2a+json';
@@ -12,7 +13,7 @@ const JSON_CONTENT_TYPE = 'application/json';
  *   application/json` with nothing after it on `:cancel`, `:subscribe` and
  *   DELETE, which Fastify would refuse with 400.
  * Non-empty bodies still go through Fastify's own parser (with its
- * prototype-poisoning protection).
+ * prototype-poisoning protection), after the platform's NUL check.
  */
 @Injectable()
 export class A2aContentTypes implements OnModuleInit {
@@ -31,7 +32,12 @@ export class A2aContentTypes implements OnModuleInit {
         done(null, undefined);
         return;
       }
-      void parseJson(request, typeof body === 'string' ? body : body.toString('utf8'), done);
+      const text = typeof body === 'string' ? body : body.toString('utf8');
+      if (jsonHasNul(text)) {
+        done(nulInBodyError());
+        return;
+      }
+      void parseJson(request, text, done);
     };
     fastify.removeContentTypeParser(JSON_CONTENT_TYPE);
     fastify.addContentTypeParser(JSON_CONTENT_TYPE, { parseAs: 'string' }, parser);

@@ -10,6 +10,7 @@ import {
   TaskPushNotificationConfig,
 } from '@a2a-js/sdk';
 import {
+  A2AError,
   RequestMalformedError,
   UnsupportedOperationError,
   restStatusFor,
@@ -19,7 +20,8 @@ import { validateVersion, type ServerCallContext } from '@a2a-js/sdk/server';
 import { A2aRoute, InjectMetric, MetricName, type A2aMetricsRequest } from '@app/metrics';
 import { CurrentAuth, type AuthContext } from '@app/security';
 import { MessageSendRoute } from '@app/throttling';
-import { Controller, Delete, Get, Post, Req, Res } from '@nestjs/common';
+import { Controller, Delete, Get, Logger, Post, Req, Res } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Gauge } from 'prom-client';
 import { BASE_URL_STATE_KEY, type HostedAgent } from '../agent/hosted-agent.js';
@@ -47,6 +49,17 @@ type Wire = { toJSON(value: never): unknown };
 
 const isMessageSendAction = (request: { params?: unknown }) =>
   ['message:send', 'message:stream'].includes((request.params as Params | undefined)?.action ?? '');
+
+/** Converts a wire object with the SDK's ts-proto converters, which throw TypeErrors on wrong shapes. */
+function fromWire<T>(what: string, convert: () => T): T {
+  try {
+    return convert();
+  } catch (error) {
+    throw new RequestMalformedError(
+      `The request is not a valid ${what}: ${(error as Error).message}`,
+    );
+  }
+}
 
 function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
@@ -82,6 +95,7 @@ function splitVerb(segment: string): { id: string; verb?: string } {
  */
 @Controller('a2a/rest')
 export class RestController {
+  private readonly logger = new Logger('A2aRequests');
   constructor(
     private readonly agents: AgentResolver,
     @InjectMetric(MetricName.A2aActiveStreams) private readonly activeStreams: Gauge<'agent'>,
@@ -141,12 +155,14 @@ export class RestController {
   ) {
     return this.run(request, reply, auth, 'ListTasks', async (agent, context) => {
       const query = request.query;
-      const params = ListTasksRequest.fromJSON({
-        contextId: single(query.contextId),
-        status: single(query.status),
-        pageToken: single(query.pageToken),
-        statusTimestampAfter: single(query.statusTimestampAfter),
-      });
+      const params = fromWire('ListTasks parameters', () =>
+        ListTasksRequest.fromJSON({
+          contextId: single(query.contextId),
+          status: single(query.status),
+          pageToken: single(query.pageToken),
+          statusTimestampAfter: single(query.statusTimestampAfter),
+        }),
+      );
       params.pageSize = integer(single(query.pageSize), 'pageSize');
       params.historyLength = integer(single(query.historyLength), 'historyLength');
       params.includeArtifacts = single(query.includeArtifacts) === 'true';
@@ -206,10 +222,9 @@ export class RestController {
       'CreateTaskPushNotificationConfig',
       async (agent, context) => {
         const body = (request.body ?? {}) as Record<string, unknown>;
-        const params = TaskPushNotificationConfig.fromJSON({
-          ...body,
-          taskId: request.params.task,
-        });
+        const params = fromWire('TaskPushNotificationConfig', () =>
+          TaskPushNotificationConfig.fromJSON({ ...body, taskId: request.params.task }),
+        );
         return ok(
           TaskPushNotificationConfig,
           await agent.requestHandler.createTaskPushNotificationConfig(params, context),
@@ -288,7 +303,7 @@ export class RestController {
     if (body === null || typeof body !== 'object' || Array.isArray(body)) {
       throw new RequestMalformedError('The body must be a SendMessageRequest object');
     }
-    return SendMessageRequest.fromJSON(body);
+    return fromWire('SendMessageRequest', () => SendMessageRequest.fromJSON(body));
   }
 
   /** Resolves agent and context, runs the operation, writes its answer or its error in the binding's shape. */
@@ -333,7 +348,14 @@ export class RestController {
     void reply.status(outcome.status).header('Content-Type', A2A_CONTENT_TYPE).send(outcome.body);
   }
 
-  private fail(request: A2aMetricsRequest, reply: FastifyReply, error: unknown): void {
+  private fail(request: A2aMetricsRequest, reply: FastifyReply, caught: unknown): void {
+    // Protocol errors go out as they are; anything else is logged and answered without its internals.
+    let error = caught;
+    if (!(caught instanceof A2AError)) {
+      const errorId = randomUUID();
+      this.logger.error({ err: caught, errorId }, `A2A request failed (${errorId})`);
+      error = new Error(`Internal error (error id ${errorId})`);
+    }
     const status = restStatusFor(error);
     const body = toRestErrorBody(error, status);
     request.a2aStatus = body.error.status.toLowerCase();
