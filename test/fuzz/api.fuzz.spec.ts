@@ -1,3 +1,4 @@
+import { JSON_RPC_METHODS, LEGACY_JSON_RPC_METHODS } from '@app/a2a';
 import { spawnApp, type SpawnedApp } from '@app/testing';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
@@ -33,23 +34,8 @@ interface FuzzAnswer {
 
 const jsonValue = fc.jsonValue({ maxDepth: 4 });
 
-const A2A_METHODS = [
-  'SendMessage',
-  'SendStreamingMessage',
-  'GetTask',
-  'ListTasks',
-  'CancelTask',
-  'SubscribeToTask',
-  'CreateTaskPushNotificationConfig',
-  'GetTaskPushNotificationConfig',
-  'ListTaskPushNotificationConfigs',
-  'DeleteTaskPushNotificationConfig',
-  'GetExtendedAgentCard',
-  'message/send',
-  'message/stream',
-  'tasks/get',
-  'tasks/cancel',
-];
+/** Every method the agents answer, v1.0 and v0.3 names. */
+const A2A_METHODS = [...JSON_RPC_METHODS, ...LEGACY_JSON_RPC_METHODS.keys()];
 
 const part = fc.record(
   {
