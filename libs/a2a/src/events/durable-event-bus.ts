@@ -24,18 +24,31 @@ function toStreamResponse(event: AgentExecutionEvent): StreamResponse | undefine
   }
 }
 
-/** An in-process bus whose every task event also goes to the durable log. */
+/**
+ * An in-process bus whose every task event also goes to the durable log. The
+ * task is recorded as running here at its first event: a direct Message
+ * reply never becomes a task and costs Redis nothing.
+ */
 class DurableExecutionEventBus extends DefaultExecutionEventBus {
+  private recorded = false;
+
   constructor(
     private readonly taskId: string,
     private readonly log: TaskEventLog,
+    private readonly registry: RunningTasksRegistry,
   ) {
     super();
   }
 
   override publish(event: AgentExecutionEvent): void {
     const response = toStreamResponse(event);
-    if (response !== undefined) this.log.append(this.taskId, response);
+    if (response !== undefined) {
+      if (!this.recorded) {
+        this.recorded = true;
+        this.registry.started(this.taskId);
+      }
+      this.log.append(this.taskId, response);
+    }
     super.publish(event);
   }
 }
@@ -66,9 +79,8 @@ export class DurableEventBusManager implements ExecutionEventBusManager {
     const key = scopeKey(taskId, context);
     let bus = this.buses.get(key);
     if (bus === undefined) {
-      bus = new DurableExecutionEventBus(taskId, this.log);
+      bus = new DurableExecutionEventBus(taskId, this.log, this.registry);
       this.buses.set(key, bus);
-      this.registry.started(taskId);
     }
     return bus;
   }
