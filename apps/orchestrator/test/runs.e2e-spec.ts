@@ -355,18 +355,25 @@ describe('orchestrator: workflow runs against real agents', () => {
         },
       ],
     });
-    // Least outstanding calls: concurrent steps spread over both instances, so some try the dead one.
-    const results = await Promise.all(Array.from({ length: 8 }, () => run(name, {})));
+    // Least outstanding calls: steps choosing at the same time spread over both instances, so
+    // some try the dead one. Whether two choices overlap depends on timing: batches of 8 runs
+    // until one has (every run of every batch must complete all the same).
+    const deadBreaker = `a2a_circuit_breaker_state{agent="${dead?.id}"`;
+    const results: Array<Awaited<ReturnType<typeof run>>> = [];
+    let metrics = '';
+    for (let batch = 0; batch < 10 && !metrics.includes(deadBreaker); batch++) {
+      results.push(...(await Promise.all(Array.from({ length: 8 }, () => run(name, {})))));
+      metrics = await (await fetch(`${orchestrator.url}/metrics`)).text();
+    }
     expect(results.map((result) => [result.body.status, result.body.output?.text])).toEqual(
-      Array(8).fill(['completed', '25']),
+      Array(results.length).fill(['completed', '25']),
     );
     // The dead instance refused the connection: its circuit opened at once, the retries went to the other.
-    const metrics = await (await fetch(`${orchestrator.url}/metrics`)).text();
-    expect(metrics).toContain(`a2a_circuit_breaker_state{agent="${dead?.id}"`);
+    expect(metrics).toContain(deadBreaker);
     expect(
       metrics
         .split('\n')
-        .find((line) => line.startsWith(`a2a_circuit_breaker_state{agent="${dead?.id}"`))
+        .find((line) => line.startsWith(deadBreaker))
         ?.endsWith(' 2'),
     ).toBe(true);
     const failedOver = results.filter((result) => result.body.steps[0].attempt > 1);
