@@ -1,6 +1,4 @@
-import { ApiKeyRole } from '@app/persistence';
-import { createApiKey } from '@app/security';
-import { openTestDataSource, spawnApp, type SpawnedApp } from '@app/testing';
+import { openTestDataSource, spawnApp, type SpawnedApp, memberKey } from '@app/testing';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
@@ -20,9 +18,7 @@ describe('abuse: body limits and rate limits under load', () => {
   let orchestrator: SpawnedApp;
   let dataSource: DataSource;
 
-  const key = async (tenant: string) =>
-    (await createApiKey(dataSource, { tenantId: tenant, name: 'abuse', role: ApiKeyRole.Member }))
-      .key;
+  const key = (tenant: string) => memberKey(dataSource, tenant);
 
   beforeAll(async () => {
     const prefix = `${process.env.REDIS_KEY_PREFIX}-abuse`;

@@ -1,8 +1,6 @@
 import { TaskPushNotificationConfig, TaskState, type Task } from '@a2a-js/sdk';
 import type { Client } from '@a2a-js/sdk/client';
 import { TaskNotFoundError } from '@a2a-js/sdk/errors';
-import { ApiKeyRole } from '@app/persistence';
-import { createApiKey } from '@app/security';
 import {
   connectAgent,
   openTestDataSource,
@@ -12,6 +10,7 @@ import {
   userMessage,
   waitFor,
   type SpawnedApp,
+  memberKey,
 } from '@app/testing';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
@@ -69,13 +68,7 @@ describe('tenant isolation sweep', () => {
   beforeAll(async () => {
     dataSource = await openTestDataSource();
     for (const who of ['a', 'b'] as const) {
-      keys[who] = (
-        await createApiKey(dataSource, {
-          tenantId: tenants[who],
-          name: 'sweep',
-          role: ApiKeyRole.Member,
-        })
-      ).key;
+      keys[who] = await memberKey(dataSource, tenants[who]);
     }
     const prefix = `${process.env.REDIS_KEY_PREFIX}-isolation`;
     registry = await spawnApp('registry', { REDIS_KEY_PREFIX: `${prefix}-registry` });

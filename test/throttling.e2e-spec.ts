@@ -1,6 +1,4 @@
-import { ApiKeyRole } from '@app/persistence';
-import { createApiKey } from '@app/security';
-import { openTestDataSource, spawnApp, type SpawnedApp } from '@app/testing';
+import { openTestDataSource, spawnApp, type SpawnedApp, memberKey } from '@app/testing';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
@@ -21,14 +19,7 @@ describe('rate limits shared by replicas through Redis', () => {
     await dataSource.destroy();
   });
 
-  const newTenantKey = async () =>
-    (
-      await createApiKey(dataSource, {
-        tenantId: `t-${randomUUID().slice(0, 12)}`,
-        name: 'rate',
-        role: ApiKeyRole.Member,
-      })
-    ).key;
+  const newTenantKey = () => memberKey(dataSource, `t-${randomUUID().slice(0, 12)}`);
 
   it('the 101st request in a minute across two instances gets 429 with Retry-After', async () => {
     const key = await newTenantKey();

@@ -7,8 +7,6 @@ import {
 } from '@a2a-js/sdk';
 import type { Client } from '@a2a-js/sdk/client';
 import type { PushDeliveryView } from '@app/a2a';
-import { ApiKeyRole } from '@app/persistence';
-import { createApiKey } from '@app/security';
 import {
   connectAgent,
   isTask,
@@ -18,6 +16,7 @@ import {
   userMessage,
   waitFor,
   type SpawnedApp,
+  memberKey as newMemberKey,
 } from '@app/testing';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createRemoteJWKSet, decodeJwt, jwtVerify, type JWK } from 'jose';
@@ -130,13 +129,7 @@ describe('push notifications (queued, signed, SSRF-guarded)', () => {
       A2A_SIGNING_KEY_ID: 'e2e-key',
     };
     [app, dataSource] = await Promise.all([spawnApp('agent', env), openTestDataSource()]);
-    memberKey = (
-      await createApiKey(dataSource, {
-        tenantId: `push-${randomUUID().slice(0, 8)}`,
-        name: 'e2e',
-        role: ApiKeyRole.Member,
-      })
-    ).key;
+    memberKey = await newMemberKey(dataSource, `push-${randomUUID().slice(0, 8)}`);
     [math, slow] = await Promise.all([
       connectAgent(`${app.url}/agents/math`, memberKey),
       connectAgent(`${app.url}/agents/slow`, memberKey),

@@ -1,6 +1,4 @@
 import { TaskState, type StreamResponse, type Task } from '@a2a-js/sdk';
-import { ApiKeyRole } from '@app/persistence';
-import { createApiKey } from '@app/security';
 import {
   artifactsText,
   connectAgent,
@@ -11,6 +9,7 @@ import {
   userMessage,
   waitFor,
   type SpawnedApp,
+  memberKey,
 } from '@app/testing';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
@@ -33,13 +32,7 @@ describe('agent app replicas', () => {
       Promise.all([spawnApp('agent', env), spawnApp('agent', env)]),
       openTestDataSource(),
     ]);
-    key = (
-      await createApiKey(dataSource, {
-        tenantId: `replicas-${randomUUID().slice(0, 8)}`,
-        name: 'e2e',
-        role: ApiKeyRole.Member,
-      })
-    ).key;
+    key = await memberKey(dataSource, `replicas-${randomUUID().slice(0, 8)}`);
   });
 
   afterAll(async () => {
@@ -158,11 +151,7 @@ describe('agent app replicas', () => {
   });
 
   it('the message budget of a tenant is shared by the replicas and answered in JSON-RPC shape', async () => {
-    const { key } = await createApiKey(dataSource, {
-      tenantId: `budget-${randomUUID().slice(0, 8)}`,
-      name: 'e2e',
-      role: ApiKeyRole.Member,
-    });
+    const key = await memberKey(dataSource, `budget-${randomUUID().slice(0, 8)}`);
     const send = (replica: SpawnedApp) =>
       fetch(`${replica.url}/agents/echo/a2a/jsonrpc`, {
         method: 'POST',

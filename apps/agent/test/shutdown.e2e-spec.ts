@@ -1,8 +1,6 @@
 import { TaskState, type Task } from '@a2a-js/sdk';
 import type { Client } from '@a2a-js/sdk/client';
 import { UnsupportedOperationError } from '@a2a-js/sdk/errors';
-import { ApiKeyRole } from '@app/persistence';
-import { createApiKey } from '@app/security';
 import {
   connectAgent,
   openTestDataSource,
@@ -11,6 +9,7 @@ import {
   userMessage,
   waitFor,
   type SpawnedApp,
+  memberKey,
 } from '@app/testing';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
@@ -48,13 +47,7 @@ describe('agent app graceful shutdown', () => {
 
   beforeAll(async () => {
     [dataSource, survivor] = await Promise.all([openTestDataSource(), spawnApp('agent', env)]);
-    key = (
-      await createApiKey(dataSource, {
-        tenantId: `shutdown-${randomUUID().slice(0, 8)}`,
-        name: 'e2e',
-        role: ApiKeyRole.Member,
-      })
-    ).key;
+    key = await memberKey(dataSource, `shutdown-${randomUUID().slice(0, 8)}`);
   });
 
   afterAll(async () => {

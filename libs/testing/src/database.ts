@@ -1,5 +1,6 @@
 import { loadPlatformConfig } from '@app/config';
-import { buildDataSourceOptions } from '@app/persistence';
+import { ApiKeyRole, buildDataSourceOptions } from '@app/persistence';
+import { createApiKey } from '@app/security';
 import { DataSource } from 'typeorm';
 
 /** A connection to the run's database, for tests that arrange or inspect rows directly. */
@@ -10,4 +11,9 @@ export async function openTestDataSource(databaseName?: string): Promise<DataSou
   });
   const dataSource = new DataSource({ ...buildDataSourceOptions(database), extra: { max: 4 } });
   return dataSource.initialize();
+}
+
+/** A member API key of `tenantId` (the tenant is created with it when new). */
+export async function memberKey(dataSource: DataSource, tenantId: string): Promise<string> {
+  return (await createApiKey(dataSource, { tenantId, name: 'e2e', role: ApiKeyRole.Member })).key;
 }
