@@ -335,7 +335,7 @@ describe('orchestrator: workflow runs against real agents', () => {
       instance.url.includes(`:${second.port}/`),
     );
     // The orchestrator re-reads a skill's instances every second: let it see both.
-    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
     await second.stop('SIGKILL');
     // The registry has not noticed yet; the orchestrator must route around the dead instance itself.
     const excluding = await fetch(
@@ -356,13 +356,13 @@ describe('orchestrator: workflow runs against real agents', () => {
       ],
     });
     // Least outstanding calls: steps choosing at the same time spread over both instances, so
-    // some try the dead one. Whether two choices overlap depends on timing: batches of 8 runs
+    // some try the dead one. Whether two choices overlap depends on timing: batches of 16 runs
     // until one has (every run of every batch must complete all the same).
     const deadBreaker = `a2a_circuit_breaker_state{agent="${dead?.id}"`;
     const results: Array<Awaited<ReturnType<typeof run>>> = [];
     let metrics = '';
     for (let batch = 0; batch < 10 && !metrics.includes(deadBreaker); batch++) {
-      results.push(...(await Promise.all(Array.from({ length: 8 }, () => run(name, {})))));
+      results.push(...(await Promise.all(Array.from({ length: 16 }, () => run(name, {})))));
       metrics = await (await fetch(`${orchestrator.url}/metrics`)).text();
     }
     expect(results.map((result) => [result.body.status, result.body.output?.text])).toEqual(
