@@ -5,9 +5,8 @@ import {
   type PlatformConfig,
 } from '@app/config';
 import { LifecycleState } from '@app/health';
-import type { DynamicModule } from '@nestjs/common';
+import { Logger, type DynamicModule } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { Logger } from 'nestjs-pino';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createPlatformApp } from './create-app.js';
 
@@ -45,7 +44,7 @@ export async function bootstrap(
   configure?.(app, config);
   installGracefulShutdown(app, config);
   await app.listen({ port: config.app.port, host: config.app.host });
-  app.get(Logger).log(`${name} listening on ${await app.getUrl()}`, 'Bootstrap');
+  new Logger('Bootstrap').log(`${name} listening on ${await app.getUrl()}`);
 }
 
 /**
@@ -55,30 +54,27 @@ export async function bootstrap(
  * takes longer than `SHUTDOWN_TIMEOUT_MS` it exits 1.
  */
 function installGracefulShutdown(app: NestFastifyApplication, config: PlatformConfig): void {
-  const logger = app.get(Logger);
+  const logger = new Logger('Shutdown');
   let stopping = false;
   const stop = async (signal: NodeJS.Signals): Promise<void> => {
     if (stopping) return;
     stopping = true;
     app.get(LifecycleState).beginShutdown();
-    logger.log(`${signal} received, draining`, 'Shutdown');
+    logger.log(`${signal} received, draining`);
     const deadline = setTimeout(() => {
-      logger.error(
-        `Drain took longer than ${config.app.shutdownTimeoutMs} ms, exiting`,
-        'Shutdown',
-      );
+      logger.error(`Drain took longer than ${config.app.shutdownTimeoutMs} ms, exiting`);
       process.exit(1);
     }, config.app.shutdownTimeoutMs);
     deadline.unref();
     if (config.app.shutdownDelayMs > 0) await sleep(config.app.shutdownDelayMs);
     await app.close();
-    logger.log('Drained, bye', 'Shutdown');
+    logger.log('Drained, bye');
     process.exit(0);
   };
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, (received) => {
       stop(received).catch((error: unknown) => {
-        logger.error(`Shutdown failed: ${String(error)}`, 'Shutdown');
+        logger.error(`Shutdown failed: ${String(error)}`);
         process.exit(1);
       });
     });

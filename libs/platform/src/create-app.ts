@@ -2,8 +2,8 @@ import type { PlatformConfig } from '@app/config';
 import type { DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { Logger } from 'nestjs-pino';
 import { randomUUID } from 'node:crypto';
+import { createPlatformLogger, logRequests, PlatformLogger } from './logging.js';
 import { refuseNulInUrls } from './nul-characters.js';
 
 /**
@@ -28,8 +28,11 @@ export async function createPlatformApp(
     bufferLogs: true,
     abortOnError: false,
   });
-  app.useLogger(app.get(Logger));
-  refuseNulInUrls(app.getHttpAdapter().getInstance());
+  const logger = createPlatformLogger(config.app);
+  app.useLogger(new PlatformLogger(logger));
+  const fastify = app.getHttpAdapter().getInstance();
+  logRequests(fastify, logger);
+  refuseNulInUrls(fastify);
   app.flushLogs();
 
   return app;

@@ -4,3 +4,4 @@ export * from './platform.module.js';
 export * from './problem-details.filter.js';
 export * from './validation.pipe.js';
 export * from './nul-characters.js';
+export * from './logging.js';

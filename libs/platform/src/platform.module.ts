@@ -8,13 +8,12 @@ import { ApiKeyGuard, SecurityModule } from '@app/security';
 import { TenantThrottlerGuard, ThrottlingModule } from '@app/throttling';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
-import { PlatformLoggerModule } from './logging.js';
 import { ProblemDetailsFilter } from './problem-details.filter.js';
 import { NulCheckingJsonParser } from './nul-characters.js';
 import { PlatformValidationPipe } from './validation.pipe.js';
 
 /**
- * Everything an app of the platform stands on: validated config, JSON logs,
+ * Everything an app of the platform stands on: validated config,
  * PostgreSQL, Redis, queues, health, metrics, authentication and rate limits.
  * Guards run in the order listed: authentication first, so that rate limits
  * are counted per tenant.
@@ -26,7 +25,6 @@ export class PlatformModule {
       module: PlatformModule,
       imports: [
         PlatformConfigModule.forRoot(config),
-        PlatformLoggerModule,
         PersistenceModule,
         RedisModule,
         QueuesModule.forRoot(),
