@@ -6,7 +6,6 @@ import {
   type ExecutionContext,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { PinoLogger } from 'nestjs-pino';
 import { ApiKeyService } from './api-key.service.js';
 import type { AuthenticatedRequest } from './auth-context.js';
 import { IS_PUBLIC } from './public.decorator.js';
@@ -25,19 +24,17 @@ export function readApiKey(headers: AuthenticatedRequest['headers']): string | u
 /** Every route needs a valid key unless it is {@link Public}; sets `request.auth`. */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
+  /** `@Public()` by controller class, then handler: read once per route, not per request. */
+  private readonly publicRoutes = new WeakMap<object, Map<object, boolean>>();
+
   constructor(
     private readonly reflector: Reflector,
     private readonly apiKeys: ApiKeyService,
-    private readonly logger: PinoLogger,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'http') return true;
-    const isPublic = this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [
-      context.getHandler(),
-      context.getClass(),
-    ]);
-    if (isPublic) return true;
+    if (this.isPublic(context)) return true;
 
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const key = readApiKey(request.headers);
@@ -56,7 +53,24 @@ export class ApiKeyGuard implements CanActivate {
     }
     if (auth === undefined) throw new UnauthorizedException('Invalid or revoked API key');
     request.auth = auth;
-    this.logger.assign({ tenantId: auth.tenantId });
     return true;
+  }
+
+  private isPublic(context: ExecutionContext): boolean {
+    const handler = context.getHandler();
+    const controller = context.getClass();
+    let handlers = this.publicRoutes.get(controller);
+    if (handlers === undefined) {
+      handlers = new Map();
+      this.publicRoutes.set(controller, handlers);
+    }
+    let isPublic = handlers.get(handler);
+    if (isPublic === undefined) {
+      isPublic =
+        this.reflector.getAllAndOverride<boolean | undefined>(IS_PUBLIC, [handler, controller]) ===
+        true;
+      handlers.set(handler, isPublic);
+    }
+    return isPublic;
   }
 }

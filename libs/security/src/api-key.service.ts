@@ -2,7 +2,7 @@ import type { PlatformConfigService } from '@app/config';
 import { ApiKeyEntity, ApiKeyRole, DatabaseLifecycle, TenantEntity } from '@app/persistence';
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { DataSource, IsNull } from 'typeorm';
 import type { AuthContext } from './auth-context.js';
 
@@ -12,7 +12,7 @@ const CACHE_MAX_ENTRIES = 10_000;
 type CacheEntry = { readonly auth: AuthContext | null; readonly expiresAt: number };
 
 export function hashApiKey(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('hex');
+  return hash('sha256', key, 'hex');
 }
 
 /** A new key: 32 random bytes, URL-safe, with a prefix that makes leaked keys easy to scan for. */

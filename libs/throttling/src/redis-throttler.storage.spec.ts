@@ -40,6 +40,25 @@ describe('RedisThrottlerStorage (real Redis)', () => {
     });
   });
 
+  it('counts one request against several budgets in one call, stopping at the first that refuses', async () => {
+    const storage = new RedisThrottlerStorage(redis, config);
+    const tenant = randomUUID();
+    const budgets = [
+      { name: 'default', key: tenant, ttlMs: 60_000, limit: 2, blockDurationMs: 0 },
+      { name: 'message', key: tenant, ttlMs: 60_000, limit: 5, blockDurationMs: 0 },
+    ];
+    expect(await storage.incrementAll(budgets)).toMatchObject([
+      { totalHits: 1, isBlocked: false },
+      { totalHits: 1, isBlocked: false },
+    ]);
+    await storage.incrementAll(budgets);
+    // The third request is refused by the first budget and spends nothing of the second.
+    expect(await storage.incrementAll(budgets)).toMatchObject([{ totalHits: 3, isBlocked: true }]);
+    expect(await storage.incrementAll([budgets[1]])).toMatchObject([
+      { totalHits: 3, isBlocked: false },
+    ]);
+  });
+
   it('two storages (two replicas) share one counter', async () => {
     const key = randomUUID();
     const a = new RedisThrottlerStorage(redis, config);
