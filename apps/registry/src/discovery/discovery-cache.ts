@@ -9,7 +9,7 @@ import {
 } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { Redis } from 'ioredis';
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** Returns {version, cached value or false} in one round trip. */
 const LOOKUP_SCRIPT = `
@@ -62,8 +62,8 @@ export class DiscoveryCache implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  static keyOf(parts: unknown): string {
-    return createHash('sha1').update(JSON.stringify(parts)).digest('base64url');
+  private static hashOf(key: string): string {
+    return hash('sha1', key, 'base64url');
   }
 
   onModuleInit(): void {
@@ -89,31 +89,35 @@ export class DiscoveryCache implements OnModuleInit, OnApplicationShutdown {
     await this.subscriber?.quit().catch(() => this.subscriber?.disconnect());
   }
 
-  /** The cached answer, or a function that stores the fresh one under the version it was computed for. */
+  /**
+   * The cached answer to a question (any JSON-serialisable value naming it),
+   * or a function that stores the fresh one under the version it was computed for.
+   */
   async lookup(
-    hash: string,
+    question: unknown,
   ): Promise<{ hit: string } | { store: (value: string) => Promise<void> }> {
     if (this.ttlSeconds === 0) return { store: () => Promise.resolve() };
+    const key = JSON.stringify(question);
     const now = Date.now();
     if (this.version !== undefined) {
-      const local = this.local.get(`${this.version}:${hash}`);
+      const local = this.local.get(`${this.version}:${key}`);
       if (local !== undefined && local.expiresAt > now) return { hit: local.value };
     }
     try {
       const [version, hit] = await (this.redis as RedisWithLookup).registryCacheLookup(
         this.versionKey,
         this.entryPrefix,
-        hash,
+        DiscoveryCache.hashOf(key),
       );
       if (hit !== null) {
-        this.remember(version, hash, hit);
+        this.remember(version, key, hit);
         return { hit };
       }
-      const key = `${this.entryPrefix}${version}:${hash}`;
+      const entry = `${this.entryPrefix}${version}:${DiscoveryCache.hashOf(key)}`;
       return {
         store: async (value: string) => {
-          this.remember(version, hash, value);
-          await this.redis.set(key, value, 'EX', this.ttlSeconds).catch(() => undefined);
+          this.remember(version, key, value);
+          await this.redis.set(entry, value, 'EX', this.ttlSeconds).catch(() => undefined);
         },
       };
     } catch {
@@ -135,10 +139,10 @@ export class DiscoveryCache implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  private remember(version: string, hash: string, value: string): void {
+  private remember(version: string, key: string, value: string): void {
     if (this.version !== version) return;
     if (this.local.size >= MAX_LOCAL_ENTRIES) this.local.clear();
-    this.local.set(`${version}:${hash}`, { value, expiresAt: Date.now() + this.ttlSeconds * 1000 });
+    this.local.set(`${version}:${key}`, { value, expiresAt: Date.now() + this.ttlSeconds * 1000 });
   }
 
   private adopt(version: string): void {

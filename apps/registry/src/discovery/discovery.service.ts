@@ -90,9 +90,7 @@ export class DiscoveryService {
       tag: query.tag?.toLowerCase(),
       view: query.view ?? 'summary',
     };
-    const cached = await this.cache.lookup(
-      DiscoveryCache.keyOf(['discover', auth.tenantId, normalised]),
-    );
+    const cached = await this.cache.lookup(['discover', auth.tenantId, normalised]);
     if ('hit' in cached) {
       this.cacheLookups.inc({ result: 'hit' });
       this.duration.observe({ cache: 'hit' }, (performance.now() - started) / 1000);
