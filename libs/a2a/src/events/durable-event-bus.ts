@@ -6,7 +6,7 @@ import {
   type ExecutionEventBusManager,
   type ServerCallContext,
 } from '@a2a-js/sdk/server';
-import { PlatformUser } from '../transport/call-context.js';
+import { FRESH_TASK_ID, NEW_TASK_REQUEST, PlatformUser } from '../transport/call-context.js';
 import type { RunningTasksRegistry } from './running-tasks.registry.js';
 import type { TaskEventLog } from './task-event-log.js';
 
@@ -76,6 +76,9 @@ export class DurableEventBusManager implements ExecutionEventBusManager {
   ) {}
 
   createOrGetByTaskId(taskId: string, context?: ServerCallContext): ExecutionEventBus {
+    // The bus of a send that names no task is made for the task the SDK just created.
+    if (context?.state.get(NEW_TASK_REQUEST) === true && !context.state.has(FRESH_TASK_ID))
+      context.state.set(FRESH_TASK_ID, taskId);
     const key = scopeKey(taskId, context);
     let bus = this.buses.get(key);
     if (bus === undefined) {

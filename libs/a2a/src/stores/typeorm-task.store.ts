@@ -2,7 +2,7 @@ import { Task, TaskState, type ListTasksRequest, type ListTasksResponse } from '
 import { RequestMalformedError } from '@a2a-js/sdk/errors';
 import type { ServerCallContext, TaskStore } from '@a2a-js/sdk/server';
 import type { DataSource } from 'typeorm';
-import { CALLER_AWAITS_SETTLED, scopeOf } from '../transport/call-context.js';
+import { CALLER_AWAITS_SETTLED, FRESH_TASK_ID, scopeOf } from '../transport/call-context.js';
 import { isSettled } from './task-states.js';
 import type { TaskEventLog } from '../events/task-event-log.js';
 import type { TaskWriteBuffer } from './task-write-buffer.js';
@@ -44,6 +44,7 @@ export class TypeOrmTaskStore implements TaskStore {
 
   async save(task: Task, context: ServerCallContext): Promise<void> {
     const { tenantId, owner } = scopeOf(context);
+    if (context.state.get(FRESH_TASK_ID) === task.id) context.state.delete(FRESH_TASK_ID);
     const state = task.status?.state ?? TaskState.TASK_STATE_SUBMITTED;
     // A task this process has not saved yet may be new: make it durable before anyone is told
     // of it, unless the only one who can be told is a caller waiting for the task to settle.
@@ -78,11 +79,20 @@ export class TypeOrmTaskStore implements TaskStore {
         pending.tenantId === tenantId && pending.owner === owner && pending.agent === this.agent;
       return inScope ? Task.fromJSON(pending.task) : undefined;
     }
-    const rows = await this.dataSource.query<Array<{ task: Record<string, unknown> }>>(
-      'SELECT task FROM a2a_tasks WHERE id = $1 AND tenant_id = $2 AND owner = $3 AND agent = $4',
-      [taskId, tenantId, owner, this.agent],
-    );
-    return rows.length > 0 ? Task.fromJSON(rows[0].task) : undefined;
+    // The task the SDK has just made for this request, not saved yet: there is no row to read.
+    if (context.state.get(FRESH_TASK_ID) === taskId) return undefined;
+    // By primary key only, the scope checked here: with the scope in the WHERE clause the
+    // planner may walk the listing index through all of a tenant's tasks.
+    const rows = await this.dataSource.query<
+      Array<{ tenant_id: string; owner: string; agent: string; task: Record<string, unknown> }>
+    >('SELECT tenant_id, owner, agent, task FROM a2a_tasks WHERE id = $1', [taskId]);
+    const row = rows[0];
+    const inScope =
+      row !== undefined &&
+      row.tenant_id === tenantId &&
+      row.owner === owner &&
+      row.agent === this.agent;
+    return inScope ? Task.fromJSON(row.task) : undefined;
   }
 
   async list(params: ListTasksRequest, context: ServerCallContext): Promise<ListTasksResponse> {

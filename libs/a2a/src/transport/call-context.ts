@@ -72,3 +72,11 @@ export function isBlockingSend(params: unknown, legacy: boolean): boolean {
     ?.configuration;
   return legacy ? configuration?.blocking !== false : configuration?.returnImmediately !== true;
 }
+
+/**
+ * Set on the context of a send whose message names no task: the SDK makes a
+ * new task for it, with an id nobody else can know yet.
+ */
+export const NEW_TASK_REQUEST = 'a2a.newTaskRequest';
+/** The id of the task the SDK made for a {@link NEW_TASK_REQUEST}, until its first save. */
+export const FRESH_TASK_ID = 'a2a.freshTaskId';

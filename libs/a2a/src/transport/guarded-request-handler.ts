@@ -28,6 +28,7 @@ import {
 import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { A2ARequestHandler, ServerCallContext, TaskStore } from '@a2a-js/sdk/server';
+import { NEW_TASK_REQUEST } from './call-context.js';
 import type { TaskStreams } from '../events/task-streams.js';
 
 export interface RequestLimits {
@@ -136,6 +137,7 @@ export class GuardedRequestHandler implements A2ARequestHandler {
     context: ServerCallContext,
   ): Promise<Message | Task> {
     this.validateSend(params);
+    if (!params.message?.taskId) context.state.set(NEW_TASK_REQUEST, true);
     return this.inner.sendMessage(params, context).catch(hideInternals);
   }
 
@@ -144,6 +146,7 @@ export class GuardedRequestHandler implements A2ARequestHandler {
     context: ServerCallContext,
   ): AsyncGenerator<StreamResponse, void, undefined> {
     this.validateSend(params);
+    if (!params.message?.taskId) context.state.set(NEW_TASK_REQUEST, true);
     return guardedStream(detached(this.inner.sendMessageStream(params, context)));
   }
 
