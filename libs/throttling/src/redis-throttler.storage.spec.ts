@@ -1,5 +1,5 @@
 import type { PlatformConfig } from '@app/config';
-import { afterAll, describe, expect, it } from '@jest/globals';
+import { afterAll, describe, expect, it, jest } from '@jest/globals';
 import { ConfigService } from '@nestjs/config';
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
@@ -57,6 +57,39 @@ describe('RedisThrottlerStorage (real Redis)', () => {
     expect(await storage.incrementAll([budgets[1]])).toMatchObject([
       { totalHits: 3, isBlocked: false },
     ]);
+  });
+
+  it('counts the requests of one turn of the event loop in one call, in arrival order', async () => {
+    const storage = new RedisThrottlerStorage(redis, config);
+    const [busy, quiet] = [randomUUID(), randomUUID()];
+    const budget = (key: string) => [
+      { name: 'default', key, ttlMs: 60_000, limit: 4, blockDurationMs: 0 },
+    ];
+    const script = jest.spyOn(
+      redis as unknown as { a2aThrottleCount: () => unknown },
+      'a2aThrottleCount',
+    );
+    const records = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        storage.incrementAll(budget(i % 5 === 4 ? quiet : busy)),
+      ),
+    );
+    // The 8 requests of the busy tenant: the first 4 pass, in order; the quiet one's 2 both pass.
+    expect(records.map(([record]) => [record.totalHits, record.isBlocked])).toEqual([
+      [1, false],
+      [2, false],
+      [3, false],
+      [4, false],
+      [1, false],
+      [5, true],
+      [6, true],
+      [7, true],
+      [8, true],
+      [2, false],
+    ]);
+    // One script call, not one per request.
+    expect(script).toHaveBeenCalledTimes(1);
+    script.mockRestore();
   });
 
   it('two storages (two replicas) share one counter', async () => {

@@ -6,42 +6,60 @@ import type { ThrottlerStorage } from '@nestjs/throttler';
 import type { Redis } from 'ioredis';
 
 /**
- * Counts one hit against each budget in KEYS (pairs of hits and blocked
- * keys; ARGV: ttl, limit, block duration per pair), in order, and stops at
- * the first budget that refuses, so a refused request spends nothing of the
- * budgets after it. Returns {hits, msToReset, blocked (0|1), msToUnblock} per
- * budget counted. One round trip, atomic across replicas.
+ * Counts the requests of one batch, in order. KEYS: the distinct budgets'
+ * keys, in pairs (hits, blocked). ARGV: the number of requests, then per
+ * request its number of budgets and, per budget, the index of its key pair,
+ * ttl, limit and block duration (ms). A request is counted against its
+ * budgets in order and stops at the first that refuses, so a refused request
+ * spends nothing of the budgets after it. Returns per request, per budget
+ * counted: {hits, msToReset, blocked (0|1), msToUnblock}. One round trip for
+ * the whole batch, atomic across replicas.
  */
 const INCREMENT_SCRIPT = `
 local results = {}
-for i = 1, #KEYS / 2 do
-  local hitsKey, blockKey = KEYS[2 * i - 1], KEYS[2 * i]
-  local ttlMs, limit, blockMs = ARGV[3 * i - 2], tonumber(ARGV[3 * i - 1]), ARGV[3 * i]
-  local hits = redis.call('INCR', hitsKey)
-  local ttl = redis.call('PTTL', hitsKey)
-  if ttl < 0 then
-    redis.call('PEXPIRE', hitsKey, ttlMs)
-    ttl = tonumber(ttlMs)
+local a = 2
+for r = 1, tonumber(ARGV[1]) do
+  local counted = {}
+  local budgets = tonumber(ARGV[a])
+  a = a + 1
+  for b = 1, budgets do
+    local pair = tonumber(ARGV[a])
+    local ttlMs, limit, blockMs = ARGV[a + 1], tonumber(ARGV[a + 2]), ARGV[a + 3]
+    a = a + 4
+    local hitsKey, blockKey = KEYS[2 * pair - 1], KEYS[2 * pair]
+    local hits = redis.call('INCR', hitsKey)
+    local ttl = redis.call('PTTL', hitsKey)
+    if ttl < 0 then
+      redis.call('PEXPIRE', hitsKey, ttlMs)
+      ttl = tonumber(ttlMs)
+    end
+    local blocked = redis.call('PTTL', blockKey)
+    if blocked <= 0 and hits > limit then
+      redis.call('SET', blockKey, '1', 'PX', blockMs)
+      blocked = tonumber(blockMs)
+    end
+    if blocked > 0 then
+      table.insert(counted, {hits, ttl, 1, blocked})
+      a = a + 4 * (budgets - b)
+      break
+    end
+    table.insert(counted, {hits, ttl, 0, 0})
   end
-  local blocked = redis.call('PTTL', blockKey)
-  if blocked <= 0 and hits > limit then
-    redis.call('SET', blockKey, '1', 'PX', blockMs)
-    blocked = tonumber(blockMs)
-  end
-  if blocked > 0 then
-    table.insert(results, {hits, ttl, 1, blocked})
-    return results
-  end
-  table.insert(results, {hits, ttl, 0, 0})
+  table.insert(results, counted)
 end
 return results
 `;
 
 type RedisWithThrottle = Redis & {
-  a2aThrottleIncrementAll(
+  a2aThrottleCount(
     numberOfKeys: number,
     ...keysAndArgs: Array<string | number>
-  ): Promise<Array<[number, number, number, number]>>;
+  ): Promise<Array<Array<[number, number, number, number]>>>;
+};
+
+type PendingCount = {
+  readonly budgets: readonly ThrottleBudget[];
+  readonly resolve: (records: ThrottlerStorageRecord[]) => void;
 };
 
 /** What a budget said about one request (the shape of @nestjs/throttler's storage record). */
@@ -71,6 +89,9 @@ const UNLIMITED: ThrottlerStorageRecord = {
 
 /**
  * Fixed-window counters in Redis, so that every replica spends one budget.
+ * The requests that arrive in one turn of the event loop are counted with one
+ * script call, in arrival order, so that a busy replica makes one round trip
+ * per turn rather than one per request.
  * When Redis is away, requests pass (and a warning is logged): an outage of the
  * limiter must not become an outage of the platform.
  */
@@ -79,14 +100,15 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
   private readonly logger = new Logger(RedisThrottlerStorage.name);
   private readonly prefix: string;
   private lastWarning = 0;
+  private batch: PendingCount[] = [];
 
   constructor(
     @Inject(REDIS_CLIENT) private readonly redis: Redis,
     @Inject(ConfigService) config: PlatformConfigService,
   ) {
     this.prefix = `${config.get('redis', { infer: true }).keyPrefix}:throttle`;
-    if (!('a2aThrottleIncrementAll' in redis)) {
-      redis.defineCommand('a2aThrottleIncrementAll', { lua: INCREMENT_SCRIPT });
+    if (!('a2aThrottleCount' in redis)) {
+      redis.defineCommand('a2aThrottleCount', { lua: INCREMENT_SCRIPT });
     }
   }
 
@@ -104,34 +126,49 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
   }
 
   /**
-   * Counts a request against several budgets in one round trip, in order,
-   * stopping at the first that refuses: the result has one record per budget
-   * counted, the last of them blocked if one refused.
+   * Counts a request against several budgets, in order, stopping at the first
+   * that refuses: the result has one record per budget counted, the last of
+   * them blocked if one refused.
    */
-  async incrementAll(budgets: readonly ThrottleBudget[]): Promise<ThrottlerStorageRecord[]> {
+  incrementAll(budgets: readonly ThrottleBudget[]): Promise<ThrottlerStorageRecord[]> {
+    if (budgets.length === 0) return Promise.resolve([]);
+    return new Promise((resolve) => {
+      if (this.batch.length === 0) setImmediate(() => void this.count());
+      this.batch.push({ budgets, resolve });
+    });
+  }
+
+  private async count(): Promise<void> {
+    const batch = this.batch;
+    this.batch = [];
     const keys: string[] = [];
-    const args: number[] = [];
-    for (const budget of budgets) {
-      const base = `${this.prefix}:${budget.name}:${budget.key}`;
-      keys.push(`${base}:hits`, `${base}:blocked`);
-      args.push(
-        budget.ttlMs,
-        budget.limit,
-        budget.blockDurationMs > 0 ? budget.blockDurationMs : budget.ttlMs,
-      );
+    const pairs = new Map<string, number>();
+    const args: Array<string | number> = [batch.length];
+    for (const { budgets } of batch) {
+      args.push(budgets.length);
+      for (const budget of budgets) {
+        const base = `${this.prefix}:${budget.name}:${budget.key}`;
+        let pair = pairs.get(base);
+        if (pair === undefined) {
+          keys.push(`${base}:hits`, `${base}:blocked`);
+          pair = keys.length / 2;
+          pairs.set(base, pair);
+        }
+        args.push(
+          pair,
+          budget.ttlMs,
+          budget.limit,
+          budget.blockDurationMs > 0 ? budget.blockDurationMs : budget.ttlMs,
+        );
+      }
     }
+    let results: Array<Array<[number, number, number, number]>>;
     try {
-      const results = await (this.redis as RedisWithThrottle).a2aThrottleIncrementAll(
+      results = await (this.redis as RedisWithThrottle).a2aThrottleCount(
         keys.length,
         ...keys,
         ...args,
       );
-      return results.map(([totalHits, msToReset, blocked, msToUnblock]) => ({
-        totalHits,
-        timeToExpire: Math.ceil(msToReset / 1000),
-        isBlocked: blocked === 1,
-        timeToBlockExpire: Math.ceil(msToUnblock / 1000),
-      }));
     } catch (error) {
       const now = Date.now();
       if (now - this.lastWarning > 10_000) {
@@ -140,7 +177,18 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
           `Rate limits not enforced, Redis unavailable: ${(error as Error).message}`,
         );
       }
-      return budgets.map(() => UNLIMITED);
+      for (const { budgets, resolve } of batch) resolve(budgets.map(() => UNLIMITED));
+      return;
     }
+    batch.forEach(({ resolve }, index) =>
+      resolve(
+        (results[index] ?? []).map(([totalHits, msToReset, blocked, msToUnblock]) => ({
+          totalHits,
+          timeToExpire: Math.ceil(msToReset / 1000),
+          isBlocked: blocked === 1,
+          timeToBlockExpire: Math.ceil(msToUnblock / 1000),
+        })),
+      ),
+    );
   }
 }
