@@ -15,7 +15,8 @@ export interface LoggedEvent {
 }
 
 type Waiter = { resolve: () => void; reject: (error: unknown) => void };
-type Pending = { events: Array<Record<string, unknown>>; waiters: Waiter[] };
+/** Events as JSON text (StreamResponse, ProtoJSON), serialised once for the INSERT and the announcement. */
+type Pending = { events: string[]; waiters: Waiter[] };
 
 const MAX_BATCH_TASKS = 500;
 const MAX_CONCURRENT_FLUSHES = 4;
@@ -59,7 +60,7 @@ export class TaskEventLog implements OnApplicationShutdown {
 
   /** Queues an event of a task; it is written with the next flush. */
   append(taskId: string, event: StreamResponse): void {
-    const wire = StreamResponse.toJSON(event) as Record<string, unknown>;
+    const wire = JSON.stringify(StreamResponse.toJSON(event));
     const entry = this.pending.get(taskId);
     if (entry) entry.events.push(wire);
     else this.pending.set(taskId, { events: [wire], waiters: [] });
@@ -132,20 +133,19 @@ export class TaskEventLog implements OnApplicationShutdown {
   }
 
   private async writeBatch(batch: Array<[string, Pending]>): Promise<void> {
-    const taskIds: string[] = [];
-    const events: string[] = [];
+    // One JSON parameter, [[taskId, event], ...], built from the events' text: no array
+    // literal for pg to escape character by character.
+    const input: string[] = [];
     for (const [taskId, entry] of batch) {
-      for (const event of entry.events) {
-        taskIds.push(taskId);
-        events.push(JSON.stringify(event));
-      }
+      const id = JSON.stringify(taskId);
+      for (const event of entry.events) input.push(`[${id},${event}]`);
     }
     try {
       // Each task's events are numbered after its last logged one, in the order they were appended.
       const rows = await this.dataSource.query<Array<{ task_id: string; seq: number }>>(
         `WITH input AS (
-           SELECT task_id, event, ord
-           FROM unnest($1::varchar[], $2::jsonb[]) WITH ORDINALITY AS t(task_id, event, ord)
+           SELECT item->>0 AS task_id, item->1 AS event, ord
+           FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(item, ord)
          ), base AS (
            SELECT i.task_id,
                   coalesce((SELECT max(e.seq) FROM a2a_task_events e WHERE e.task_id = i.task_id), 0) AS last
@@ -157,7 +157,7 @@ export class TaskEventLog implements OnApplicationShutdown {
                 input.event
          FROM input JOIN base USING (task_id)
          RETURNING task_id, seq`,
-        [taskIds, events],
+        [`[${input.join(',')}]`],
       );
       this.failures = 0;
       this.announce(batch, rows);
@@ -187,15 +187,16 @@ export class TaskEventLog implements OnApplicationShutdown {
       list.push(Number(row.seq));
       seqs.set(row.task_id, list);
     }
+    // One announcement per task and flush: its events in order, as [{seq, event}, ...].
     const pipeline = this.redis.pipeline();
     for (const [taskId, entry] of batch) {
       const numbers = (seqs.get(taskId) ?? []).sort((a, b) => a - b);
+      const announced: string[] = [];
       entry.events.forEach((event, index) => {
         const seq = numbers[index];
-        if (seq !== undefined) {
-          pipeline.publish(this.channel(taskId), JSON.stringify({ seq, event }));
-        }
+        if (seq !== undefined) announced.push(`{"seq":${seq},"event":${event}}`);
       });
+      if (announced.length > 0) pipeline.publish(this.channel(taskId), `[${announced.join(',')}]`);
     }
     // Live subscribers catch up from the log if an announcement is lost.
     pipeline.exec().catch((error: unknown) => {

@@ -85,7 +85,10 @@ export class TaskStreams {
     let wake: (() => void) | undefined;
     const stop = await this.hub.listen(this.log.channel(taskId), (message) => {
       try {
-        live.push(JSON.parse(message) as LoggedEvent);
+        // A flush announces a task's events as one array (a single event from older replicas).
+        const announced = JSON.parse(message) as LoggedEvent | LoggedEvent[];
+        if (Array.isArray(announced)) live.push(...announced);
+        else live.push(announced);
       } catch {
         return;
       }
