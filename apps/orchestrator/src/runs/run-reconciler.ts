@@ -12,6 +12,7 @@ import {
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
+import { RunsService } from './runs.service.js';
 
 const INTERVAL_MS = 2_000;
 
@@ -43,6 +44,7 @@ export class RunReconciler implements OnApplicationBootstrap, OnApplicationShutd
     private readonly producer: JobProducer,
     @InjectQueue(QueueName.WorkflowSteps) private readonly queue: Queue,
     @Inject(REDIS_CLIENT) private readonly redis: Redis,
+    private readonly runs: RunsService,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -66,8 +68,19 @@ export class RunReconciler implements OnApplicationBootstrap, OnApplicationShutd
     }
   }
 
-  /** One pass; exposed for tests and operators. Returns how many steps it queued again or took over. */
-  async reconcile(): Promise<{ requeued: number; takenOver: number }> {
+  /**
+   * One pass; exposed for tests and operators. Returns how many steps it
+   * queued again or took over, and how many runs it finished (all their steps
+   * completed, but the worker of the last one stopped before completing the run).
+   */
+  async reconcile(): Promise<{ requeued: number; takenOver: number; finished: number }> {
+    const unfinished = await queryRows<{ id: string }>(
+      this.dataSource,
+      `SELECT id FROM workflow_runs
+       WHERE status = 'running' AND remaining_steps = 0`,
+    );
+    for (const run of unfinished) await this.runs.finishRun(run.id);
+
     const steps = await queryRows<StepRef>(
       this.dataSource,
       `SELECT s.run_id, s.tenant_id, s.step_id, s.status, s.attempt,
@@ -105,10 +118,12 @@ export class RunReconciler implements OnApplicationBootstrap, OnApplicationShutd
       );
       if (reset !== undefined && (await this.ensureJob(step, step.attempt + 1))) takenOver++;
     }
-    if (requeued + takenOver > 0) {
-      this.logger.log(`Reconciled runs: ${requeued} step(s) queued again, ${takenOver} taken over`);
+    if (requeued + takenOver + unfinished.length > 0) {
+      this.logger.log(
+        `Reconciled runs: ${requeued} step(s) queued again, ${takenOver} taken over, ${unfinished.length} run(s) finished`,
+      );
     }
-    return { requeued, takenOver };
+    return { requeued, takenOver, finished: unfinished.length };
   }
 
   /**

@@ -16,7 +16,7 @@ import { ConfigService } from '@nestjs/config';
 import { UnrecoverableError } from 'bullmq';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { DataSource, type EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
 import type { WorkflowDefinition, WorkflowStep } from '../workflows/workflow-definition.js';
 import { WorkflowsService } from '../workflows/workflows.service.js';
 import { AgentCaller, type AgentAnswer } from './agent-caller.js';
@@ -154,8 +154,8 @@ export class RunsService implements OnApplicationShutdown {
     const [run] = await queryRows<{ id: string; created_at: Date }>(
       this.dataSource,
       `WITH run AS (
-         INSERT INTO workflow_runs (tenant_id, workflow_name, workflow_version, definition, input, status)
-         VALUES ($1, $2, $3, $4, $5, 'running') RETURNING id, created_at
+         INSERT INTO workflow_runs (tenant_id, workflow_name, workflow_version, definition, input, status, remaining_steps)
+         VALUES ($1, $2, $3, $4, $5, 'running', $9) RETURNING id, created_at
        ), steps AS (
          INSERT INTO step_runs (run_id, tenant_id, step_id, status, remaining_deps)
          SELECT run.id, $1, s.step_id, s.status, s.remaining_deps
@@ -171,6 +171,7 @@ export class RunsService implements OnApplicationShutdown {
         definition.steps.map((step) => step.id),
         definition.steps.map(statusOf),
         definition.steps.map((step) => step.dependsOn?.length ?? 0),
+        definition.steps.length,
       ],
     );
     this.runsTotal.inc({ workflow: workflow.name, status: 'started' });
@@ -484,17 +485,19 @@ export class RunsService implements OnApplicationShutdown {
       .map((candidate) => candidate.id);
     const output = { text: answer.text, data: answer.data ?? null };
     if (dependents.length === 0) {
-      // A leaf may finish the run: complete it and check the run in one transaction.
-      await this.dataSource.transaction(async (manager) => {
-        const [done] = await queryRows<{ step_id: string }>(
-          manager,
-          `UPDATE step_runs SET status = 'completed', output = $3, agent_url = $4, task_id = $5, error = NULL,
+      // A leaf: complete it and count it off the run in one statement; the completion
+      // that leaves no step remaining finishes the run.
+      const [counted] = await queryRows<{ remaining_steps: number }>(
+        this.dataSource,
+        `WITH done AS (
+           UPDATE step_runs SET status = 'completed', output = $3, agent_url = $4, task_id = $5, error = NULL,
              call_context_id = NULL, completed_at = now()
-           WHERE run_id = $1 AND step_id = $2 AND status = 'running' RETURNING step_id`,
-          [runId, step.id, output, agentUrl, answer.taskId],
-        );
-        if (done !== undefined) await this.finishIfDone(manager, runId, run);
-      });
+           WHERE run_id = $1 AND step_id = $2 AND status = 'running' RETURNING run_id)
+         UPDATE workflow_runs r SET remaining_steps = r.remaining_steps - 1
+         FROM done WHERE r.id = done.run_id RETURNING r.remaining_steps`,
+        [runId, step.id, output, agentUrl, answer.taskId],
+      );
+      if (counted?.remaining_steps === 0) await this.finishRun(runId, run);
       return;
     }
     // One statement, so one atomic round trip: complete the step and count it off its
@@ -504,7 +507,9 @@ export class RunsService implements OnApplicationShutdown {
       `WITH done AS (
          UPDATE step_runs SET status = 'completed', output = $3, agent_url = $4, task_id = $5, error = NULL,
            call_context_id = NULL, completed_at = now()
-         WHERE run_id = $1 AND step_id = $2 AND status = 'running' RETURNING run_id)
+         WHERE run_id = $1 AND step_id = $2 AND status = 'running' RETURNING run_id),
+       counted AS (
+         UPDATE workflow_runs r SET remaining_steps = r.remaining_steps - 1 FROM done WHERE r.id = done.run_id)
        UPDATE step_runs s SET remaining_deps = s.remaining_deps - 1,
          status = CASE WHEN s.remaining_deps = 1 THEN 'ready' ELSE s.status END
        FROM done WHERE s.run_id = done.run_id AND s.step_id = ANY($6::text[]) AND s.status = 'pending'
@@ -609,32 +614,45 @@ export class RunsService implements OnApplicationShutdown {
       this.runsTotal.inc({ workflow: run.workflow_name, status: 'failed' });
   }
 
-  private async finishIfDone(
-    manager: EntityManager,
+  /**
+   * Completes a run whose steps have all completed, with its output rendered
+   * from their outputs. Guarded by the run's status, so that the step that
+   * finished the run and the reconciler (which finishes a run whose last step
+   * completed just before its worker died) can both try.
+   */
+  async finishRun(
     runId: string,
-    run: { definition: WorkflowDefinition; input: Record<string, unknown> },
+    run?: { definition: WorkflowDefinition; input: Record<string, unknown> },
   ): Promise<void> {
-    const definition = run.definition;
+    const [current] = run
+      ? [run]
+      : await queryRows<{ definition: WorkflowDefinition; input: Record<string, unknown> }>(
+          this.dataSource,
+          `SELECT definition, input FROM workflow_runs WHERE id = $1 AND status = 'running'`,
+          [runId],
+        );
+    if (current === undefined) return;
     const steps = await queryRows<{ step_id: string; status: string; output: unknown }>(
-      manager,
+      this.dataSource,
       'SELECT step_id, status, output FROM step_runs WHERE run_id = $1',
       [runId],
     );
     if (!steps.every((step) => step.status === 'completed')) return;
     const scope: TemplateScope = {
-      input: run.input,
+      input: current.input,
       steps: Object.fromEntries(steps.map((step) => [step.step_id, { output: step.output }])),
     };
+    const definition = current.definition;
     const last = definition.steps.at(-1)?.id ?? '';
     const text = renderTemplate(definition.output ?? `\${steps.${last}.output.text}`, scope);
     const completed = await queryRows<{ workflow_name: string }>(
-      manager,
+      this.dataSource,
       `UPDATE workflow_runs SET status = 'completed', output = $2, completed_at = now() WHERE id = $1 AND status = 'running'
        RETURNING workflow_name`,
       [runId, { text: typeof text === 'string' ? text : JSON.stringify(text) }],
     );
-    for (const run of completed)
-      this.runsTotal.inc({ workflow: run.workflow_name, status: 'completed' });
+    for (const finished of completed)
+      this.runsTotal.inc({ workflow: finished.workflow_name, status: 'completed' });
   }
 
   private async enqueue(

@@ -18,6 +18,7 @@ export enum WorkflowRunStatus {
 /** One execution of a workflow version; PostgreSQL is its source of truth, the queue only carries work. */
 @Entity({ name: 'workflow_runs' })
 @Index('IDX_workflow_runs_tenant_created', ['tenantId', 'createdAt'])
+@Index('IDX_workflow_runs_status', ['status'])
 export class WorkflowRunEntity {
   @PrimaryGeneratedColumn('uuid')
   id!: string;
@@ -40,6 +41,14 @@ export class WorkflowRunEntity {
 
   @Column({ type: 'varchar', length: 16 })
   status!: WorkflowRunStatus;
+
+  /**
+   * Steps not completed yet. Every step completion counts itself off in the
+   * statement that completes it (the run's row lock orders them), so exactly
+   * one completion sees 0: the one that finishes the run.
+   */
+  @Column({ name: 'remaining_steps', type: 'integer', default: 0 })
+  remainingSteps!: number;
 
   @Column({ type: 'jsonb', nullable: true })
   output!: Record<string, unknown> | null;

@@ -8,6 +8,7 @@ import { StepRunResume1795521433898 } from './1795521433898-StepRunResume.js';
 import { StepRunCallContext1795600000000 } from './1795600000000-StepRunCallContext.js';
 import { SigningKeys1795700000000 } from './1795700000000-SigningKeys.js';
 import { TaskEvents1795800000000 } from './1795800000000-TaskEvents.js';
+import { RunRemainingSteps1795900000000 } from './1795900000000-RunRemainingSteps.js';
 
 /** Every migration, oldest first; generated ones are added here by hand. */
 export const MIGRATIONS: Array<new () => MigrationInterface> = [
@@ -20,4 +21,5 @@ export const MIGRATIONS: Array<new () => MigrationInterface> = [
   StepRunCallContext1795600000000,
   SigningKeys1795700000000,
   TaskEvents1795800000000,
+  RunRemainingSteps1795900000000,
 ];
