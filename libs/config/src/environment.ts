@@ -137,6 +137,11 @@ export class Environment {
   @Max(200)
   DATABASE_POOL_SIZE = 10;
 
+  /** Hot statements as named prepared statements; turn off behind PgBouncer in transaction mode (< 1.21). */
+  @Transform(toBoolean)
+  @IsBoolean()
+  DATABASE_PREPARED_STATEMENTS = true;
+
   @Transform(toBoolean)
   @IsBoolean()
   DATABASE_MIGRATIONS_RUN = false;

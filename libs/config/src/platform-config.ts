@@ -48,6 +48,8 @@ export interface DatabaseConfig {
   readonly name: string;
   readonly ssl: boolean;
   readonly poolSize: number;
+  /** Hot statements run as named prepared statements. */
+  readonly preparedStatements: boolean;
   readonly migrationsRun: boolean;
 }
 
@@ -162,6 +164,7 @@ function toPlatformConfig(app: AppName, env: Environment, version?: string): Pla
       name: env.DATABASE_NAME,
       ssl: env.DATABASE_SSL,
       poolSize: env.DATABASE_POOL_SIZE,
+      preparedStatements: env.DATABASE_PREPARED_STATEMENTS,
       migrationsRun: env.DATABASE_MIGRATIONS_RUN,
     },
     redis: {

@@ -6,3 +6,4 @@ export * from './entities/index.js';
 export * from './migration-runner.js';
 export * from './query-rows.js';
 export * from './persistence.module.js';
+export * from './prepared-statement.js';

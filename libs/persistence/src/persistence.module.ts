@@ -6,6 +6,7 @@ import { DataSource } from 'typeorm';
 import { buildDataSourceOptions } from './data-source-options.js';
 import { DatabaseHealthIndicator } from './database.health.js';
 import { DatabaseLifecycle } from './database-lifecycle.service.js';
+import { usePreparedStatements } from './prepared-statement.js';
 
 /** One TypeORM DataSource per app, connected in the background by {@link DatabaseLifecycle}. */
 @Global()
@@ -17,11 +18,12 @@ import { DatabaseLifecycle } from './database-lifecycle.service.js';
       inject: [ConfigService],
       useFactory: (config: PlatformConfigService) => {
         const app = config.get('app', { infer: true });
-        return new DataSource(
-          buildDataSourceOptions(config.get('database', { infer: true }), {
-            applicationName: `a2a-${app.name}`,
-          }),
+        const database = config.get('database', { infer: true });
+        const dataSource = new DataSource(
+          buildDataSourceOptions(database, { applicationName: `a2a-${app.name}` }),
         );
+        usePreparedStatements(dataSource, database.preparedStatements);
+        return dataSource;
       },
     },
     DatabaseLifecycle,

@@ -1,6 +1,6 @@
 import type { PlatformConfigService } from '@app/config';
 import { InjectMetric, MetricName } from '@app/metrics';
-import { queryRows, StepRunStatus, WorkflowRunStatus } from '@app/persistence';
+import { PreparedStatement, queryRows, StepRunStatus, WorkflowRunStatus } from '@app/persistence';
 import { JobName, JobProducer } from '@app/queues';
 import { RegistryClient } from '@app/registry-client';
 import type { AuthContext } from '@app/security';
@@ -27,6 +27,82 @@ import {
   type SelectedAgent,
 } from './agent-selector.js';
 import { renderTemplate, type TemplateScope } from './templates.js';
+
+const START_RUN = new PreparedStatement<{ id: string; created_at: Date }>(
+  'orchestrator.start-run',
+  `WITH run AS (
+      INSERT INTO workflow_runs (tenant_id, workflow_name, workflow_version, definition, input, status, remaining_steps)
+      VALUES ($1, $2, $3, $4, $5, 'running', $9) RETURNING id, created_at
+    ), steps AS (
+      INSERT INTO step_runs (run_id, tenant_id, step_id, status, remaining_deps)
+      SELECT run.id, $1, s.step_id, s.status, s.remaining_deps
+      FROM run, unnest($6::text[], $7::text[], $8::int[]) AS s(step_id, status, remaining_deps)
+    )
+    SELECT id, created_at FROM run`,
+);
+
+// One round trip: claim the step, and read what its input template may refer to.
+const CLAIM_STEP = new PreparedStatement<{
+  definition: WorkflowDefinition;
+  input: Record<string, unknown>;
+  task_id: string | null;
+  context_id: string | null;
+  agent_url: string | null;
+  call_context_id: string | null;
+  resume_input: unknown;
+  outputs: Record<string, unknown> | null;
+}>(
+  'orchestrator.claim-step',
+  `UPDATE step_runs s SET status = 'running', attempt = $4, started_at = now()
+    FROM workflow_runs r
+    WHERE s.run_id = $1 AND s.step_id = $2 AND s.tenant_id = $3 AND s.status = 'ready' AND r.id = s.run_id AND r.status = 'running'
+    RETURNING r.definition, r.input, s.task_id, s.context_id, s.agent_url, s.call_context_id, s.resume_input,
+      (SELECT jsonb_object_agg(done.step_id, done.output) FROM step_runs done
+       WHERE done.run_id = s.run_id AND done.status = 'completed') AS outputs`,
+);
+
+const COMPLETE_LEAF = new PreparedStatement<{ remaining_steps: number }>(
+  'orchestrator.complete-leaf',
+  `WITH done AS (
+      UPDATE step_runs SET status = 'completed', output = $3, agent_url = $4, task_id = $5, error = NULL,
+        call_context_id = NULL, completed_at = now()
+      WHERE run_id = $1 AND step_id = $2 AND status = 'running' RETURNING run_id)
+    UPDATE workflow_runs r SET remaining_steps = r.remaining_steps - 1
+    FROM done WHERE r.id = done.run_id RETURNING r.remaining_steps`,
+);
+
+const COMPLETE_STEP = new PreparedStatement<{ step_id: string; status: string }>(
+  'orchestrator.complete-step',
+  `WITH done AS (
+      UPDATE step_runs SET status = 'completed', output = $3, agent_url = $4, task_id = $5, error = NULL,
+        call_context_id = NULL, completed_at = now()
+      WHERE run_id = $1 AND step_id = $2 AND status = 'running' RETURNING run_id),
+    counted AS (
+      UPDATE workflow_runs r SET remaining_steps = r.remaining_steps - 1 FROM done WHERE r.id = done.run_id)
+    UPDATE step_runs s SET remaining_deps = s.remaining_deps - 1,
+      status = CASE WHEN s.remaining_deps = 1 THEN 'ready' ELSE s.status END
+    FROM done WHERE s.run_id = done.run_id AND s.step_id = ANY($6::text[]) AND s.status = 'pending'
+    RETURNING s.step_id, s.status`,
+);
+
+const RUN_TO_FINISH = new PreparedStatement<{
+  definition: WorkflowDefinition;
+  input: Record<string, unknown>;
+}>(
+  'orchestrator.run-to-finish',
+  `SELECT definition, input FROM workflow_runs WHERE id = $1 AND status = 'running'`,
+);
+
+const RUN_STEPS = new PreparedStatement<{ step_id: string; status: string; output: unknown }>(
+  'orchestrator.run-steps',
+  `SELECT step_id, status, output FROM step_runs WHERE run_id = $1`,
+);
+
+const FINISH_RUN = new PreparedStatement<{ workflow_name: string }>(
+  'orchestrator.finish-run',
+  `UPDATE workflow_runs SET status = 'completed', output = $2, completed_at = now() WHERE id = $1 AND status = 'running'
+    RETURNING workflow_name`,
+);
 
 const DEFAULT_STEP_TIMEOUT_MS = 60_000;
 
@@ -151,29 +227,17 @@ export class RunsService implements OnApplicationShutdown {
     const statusOf = (step: WorkflowStep) =>
       step.dependsOn?.length ? StepRunStatus.Pending : StepRunStatus.Ready;
     // The run and its steps in one statement (atomic, one round trip).
-    const [run] = await queryRows<{ id: string; created_at: Date }>(
-      this.dataSource,
-      `WITH run AS (
-         INSERT INTO workflow_runs (tenant_id, workflow_name, workflow_version, definition, input, status, remaining_steps)
-         VALUES ($1, $2, $3, $4, $5, 'running', $9) RETURNING id, created_at
-       ), steps AS (
-         INSERT INTO step_runs (run_id, tenant_id, step_id, status, remaining_deps)
-         SELECT run.id, $1, s.step_id, s.status, s.remaining_deps
-         FROM run, unnest($6::text[], $7::text[], $8::int[]) AS s(step_id, status, remaining_deps)
-       )
-       SELECT id, created_at FROM run`,
-      [
-        auth.tenantId,
-        workflow.name,
-        workflow.version,
-        definition,
-        input,
-        definition.steps.map((step) => step.id),
-        definition.steps.map(statusOf),
-        definition.steps.map((step) => step.dependsOn?.length ?? 0),
-        definition.steps.length,
-      ],
-    );
+    const [run] = await START_RUN.rows(this.dataSource, [
+      auth.tenantId,
+      workflow.name,
+      workflow.version,
+      definition,
+      input,
+      definition.steps.map((step) => step.id),
+      definition.steps.map(statusOf),
+      definition.steps.map((step) => step.dependsOn?.length ?? 0),
+      definition.steps.length,
+    ]);
     this.runsTotal.inc({ workflow: workflow.name, status: 'started' });
     await this.enqueue(
       auth.tenantId,
@@ -339,26 +403,7 @@ export class RunsService implements OnApplicationShutdown {
     stepId: string,
     attempt: number,
   ): Promise<void> {
-    const [claimed] = await queryRows<{
-      definition: WorkflowDefinition;
-      input: Record<string, unknown>;
-      task_id: string | null;
-      context_id: string | null;
-      agent_url: string | null;
-      call_context_id: string | null;
-      resume_input: unknown;
-      outputs: Record<string, unknown> | null;
-    }>(
-      this.dataSource,
-      // One round trip: claim the step, and read what its input template may refer to.
-      `UPDATE step_runs s SET status = 'running', attempt = $4, started_at = now()
-       FROM workflow_runs r
-       WHERE s.run_id = $1 AND s.step_id = $2 AND s.tenant_id = $3 AND s.status = 'ready' AND r.id = s.run_id AND r.status = 'running'
-       RETURNING r.definition, r.input, s.task_id, s.context_id, s.agent_url, s.call_context_id, s.resume_input,
-         (SELECT jsonb_object_agg(done.step_id, done.output) FROM step_runs done
-          WHERE done.run_id = s.run_id AND done.status = 'completed') AS outputs`,
-      [runId, stepId, tenantId, attempt],
-    );
+    const [claimed] = await CLAIM_STEP.rows(this.dataSource, [runId, stepId, tenantId, attempt]);
     // Already taken, finished, or its run is over: nothing to do for this job.
     if (claimed === undefined) return;
     const step = claimed.definition.steps.find((candidate) => candidate.id === stepId);
@@ -487,35 +532,26 @@ export class RunsService implements OnApplicationShutdown {
     if (dependents.length === 0) {
       // A leaf: complete it and count it off the run in one statement; the completion
       // that leaves no step remaining finishes the run.
-      const [counted] = await queryRows<{ remaining_steps: number }>(
-        this.dataSource,
-        `WITH done AS (
-           UPDATE step_runs SET status = 'completed', output = $3, agent_url = $4, task_id = $5, error = NULL,
-             call_context_id = NULL, completed_at = now()
-           WHERE run_id = $1 AND step_id = $2 AND status = 'running' RETURNING run_id)
-         UPDATE workflow_runs r SET remaining_steps = r.remaining_steps - 1
-         FROM done WHERE r.id = done.run_id RETURNING r.remaining_steps`,
-        [runId, step.id, output, agentUrl, answer.taskId],
-      );
+      const [counted] = await COMPLETE_LEAF.rows(this.dataSource, [
+        runId,
+        step.id,
+        output,
+        agentUrl,
+        answer.taskId,
+      ]);
       if (counted?.remaining_steps === 0) await this.finishRun(runId, run);
       return;
     }
     // One statement, so one atomic round trip: complete the step and count it off its
     // dependents (only if this attempt still held the step), readying those it unblocks.
-    const unblocked = await queryRows<{ step_id: string; status: string }>(
-      this.dataSource,
-      `WITH done AS (
-         UPDATE step_runs SET status = 'completed', output = $3, agent_url = $4, task_id = $5, error = NULL,
-           call_context_id = NULL, completed_at = now()
-         WHERE run_id = $1 AND step_id = $2 AND status = 'running' RETURNING run_id),
-       counted AS (
-         UPDATE workflow_runs r SET remaining_steps = r.remaining_steps - 1 FROM done WHERE r.id = done.run_id)
-       UPDATE step_runs s SET remaining_deps = s.remaining_deps - 1,
-         status = CASE WHEN s.remaining_deps = 1 THEN 'ready' ELSE s.status END
-       FROM done WHERE s.run_id = done.run_id AND s.step_id = ANY($6::text[]) AND s.status = 'pending'
-       RETURNING s.step_id, s.status`,
-      [runId, step.id, output, agentUrl, answer.taskId, dependents],
-    );
+    const unblocked = await COMPLETE_STEP.rows(this.dataSource, [
+      runId,
+      step.id,
+      output,
+      agentUrl,
+      answer.taskId,
+      dependents,
+    ]);
     await this.enqueue(
       tenantId,
       runId,
@@ -624,19 +660,9 @@ export class RunsService implements OnApplicationShutdown {
     runId: string,
     run?: { definition: WorkflowDefinition; input: Record<string, unknown> },
   ): Promise<void> {
-    const [current] = run
-      ? [run]
-      : await queryRows<{ definition: WorkflowDefinition; input: Record<string, unknown> }>(
-          this.dataSource,
-          `SELECT definition, input FROM workflow_runs WHERE id = $1 AND status = 'running'`,
-          [runId],
-        );
+    const [current] = run ? [run] : await RUN_TO_FINISH.rows(this.dataSource, [runId]);
     if (current === undefined) return;
-    const steps = await queryRows<{ step_id: string; status: string; output: unknown }>(
-      this.dataSource,
-      'SELECT step_id, status, output FROM step_runs WHERE run_id = $1',
-      [runId],
-    );
+    const steps = await RUN_STEPS.rows(this.dataSource, [runId]);
     if (!steps.every((step) => step.status === 'completed')) return;
     const scope: TemplateScope = {
       input: current.input,
@@ -645,12 +671,10 @@ export class RunsService implements OnApplicationShutdown {
     const definition = current.definition;
     const last = definition.steps.at(-1)?.id ?? '';
     const text = renderTemplate(definition.output ?? `\${steps.${last}.output.text}`, scope);
-    const completed = await queryRows<{ workflow_name: string }>(
-      this.dataSource,
-      `UPDATE workflow_runs SET status = 'completed', output = $2, completed_at = now() WHERE id = $1 AND status = 'running'
-       RETURNING workflow_name`,
-      [runId, { text: typeof text === 'string' ? text : JSON.stringify(text) }],
-    );
+    const completed = await FINISH_RUN.rows(this.dataSource, [
+      runId,
+      { text: typeof text === 'string' ? text : JSON.stringify(text) },
+    ]);
     for (const finished of completed)
       this.runsTotal.inc({ workflow: finished.workflow_name, status: 'completed' });
   }

@@ -1,8 +1,15 @@
-import { queryRows } from '@app/persistence';
+import { PreparedStatement, queryRows } from '@app/persistence';
 import type { AuthContext } from '@app/security';
 import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { parseWorkflow, WorkflowInvalid, type WorkflowDefinition } from './workflow-definition.js';
+
+const WORKFLOW = new PreparedStatement<WorkflowRow>(
+  'orchestrator.workflow',
+  `SELECT name, version, definition, created_at FROM workflow_definitions
+    WHERE tenant_id = $1 AND name = $2 AND ($3::int IS NULL OR version = $3)
+    ORDER BY version DESC LIMIT 1`,
+);
 
 export interface StoredWorkflow {
   readonly name: string;
@@ -66,13 +73,7 @@ export class WorkflowsService {
 
   /** The latest version, or the one asked for. */
   async get(auth: AuthContext, name: string, version?: number): Promise<StoredWorkflow> {
-    const rows = await queryRows<WorkflowRow>(
-      this.dataSource,
-      `SELECT name, version, definition, created_at FROM workflow_definitions
-       WHERE tenant_id = $1 AND name = $2 AND ($3::int IS NULL OR version = $3)
-       ORDER BY version DESC LIMIT 1`,
-      [auth.tenantId, name, version ?? null],
-    );
+    const rows = await WORKFLOW.rows(this.dataSource, [auth.tenantId, name, version ?? null]);
     if (rows.length === 0)
       throw new NotFoundException(`No workflow "${name}"${version ? ` version ${version}` : ''}`);
     return toStored(rows[0]);

@@ -5,7 +5,31 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/
 import { ConfigService } from '@nestjs/config';
 import type { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { PreparedStatement } from '@app/persistence';
 import { DataSource } from 'typeorm';
+
+/**
+ * Appends a batch of events, [[taskId, event], ...] as one JSON parameter:
+ * each task's events are numbered after its last logged one, in the order
+ * they were appended.
+ */
+const APPEND_EVENTS = new PreparedStatement<{ task_id: string; seq: number }>(
+  'a2a.append-task-events',
+  `WITH input AS (
+      SELECT item->>0 AS task_id, item->1 AS event, ord
+      FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(item, ord)
+    ), base AS (
+      SELECT i.task_id,
+             coalesce((SELECT max(e.seq) FROM a2a_task_events e WHERE e.task_id = i.task_id), 0) AS last
+      FROM (SELECT DISTINCT task_id FROM input) i
+    )
+    INSERT INTO a2a_task_events (task_id, seq, event)
+    SELECT input.task_id,
+           base.last + row_number() OVER (PARTITION BY input.task_id ORDER BY input.ord),
+           input.event
+    FROM input JOIN base USING (task_id)
+    RETURNING task_id, seq`,
+);
 
 /** An event of the log: its place in the task's sequence and the event in wire form. */
 export interface LoggedEvent {
@@ -141,24 +165,7 @@ export class TaskEventLog implements OnApplicationShutdown {
       for (const event of entry.events) input.push(`[${id},${event}]`);
     }
     try {
-      // Each task's events are numbered after its last logged one, in the order they were appended.
-      const rows = await this.dataSource.query<Array<{ task_id: string; seq: number }>>(
-        `WITH input AS (
-           SELECT item->>0 AS task_id, item->1 AS event, ord
-           FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(item, ord)
-         ), base AS (
-           SELECT i.task_id,
-                  coalesce((SELECT max(e.seq) FROM a2a_task_events e WHERE e.task_id = i.task_id), 0) AS last
-           FROM (SELECT DISTINCT task_id FROM input) i
-         )
-         INSERT INTO a2a_task_events (task_id, seq, event)
-         SELECT input.task_id,
-                base.last + row_number() OVER (PARTITION BY input.task_id ORDER BY input.ord),
-                input.event
-         FROM input JOIN base USING (task_id)
-         RETURNING task_id, seq`,
-        [`[${input.join(',')}]`],
-      );
+      const rows = await APPEND_EVENTS.rows(this.dataSource, [`[${input.join(',')}]`]);
       this.failures = 0;
       this.announce(batch, rows);
       for (const [, entry] of batch) entry.waiters.forEach((waiter) => waiter.resolve());

@@ -1,6 +1,26 @@
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { PreparedStatement } from '@app/persistence';
 import { DataSource } from 'typeorm';
+
+/**
+ * Writes a batch of tasks, given as one JSON array (a constant statement for
+ * any batch size). The WHERE clause keeps a task id from ever crossing
+ * tenants, callers or agents.
+ */
+const UPSERT_TASKS = new PreparedStatement<never>(
+  'a2a.upsert-tasks',
+  `INSERT INTO a2a_tasks (id, tenant_id, owner, agent, context_id, state, status_timestamp, task)
+    SELECT id, tenant_id, owner, agent, context_id, state, status_timestamp, task
+    FROM jsonb_to_recordset($1::jsonb) AS t(
+      id varchar, tenant_id varchar, owner varchar, agent varchar, context_id varchar,
+      state varchar, status_timestamp timestamptz, task jsonb)
+    ON CONFLICT (id) DO UPDATE SET
+      context_id = EXCLUDED.context_id, state = EXCLUDED.state,
+      status_timestamp = EXCLUDED.status_timestamp, task = EXCLUDED.task, updated_at = now()
+    WHERE a2a_tasks.tenant_id = EXCLUDED.tenant_id AND a2a_tasks.owner = EXCLUDED.owner
+      AND a2a_tasks.agent = EXCLUDED.agent`,
+);
 
 /** One row of `a2a_tasks` as the buffer writes it. */
 export interface TaskRow {
@@ -21,7 +41,6 @@ type Entry = { row: TaskRow; waiters: Waiter[] };
 const COALESCE_WINDOW_MS = 15;
 const MAX_BATCH = 500;
 const MAX_CONCURRENT_FLUSHES = 4;
-const COLUMNS = 8;
 const KNOWN_TASKS_LIMIT = 100_000;
 const MAX_IN_FLIGHT = 10_000;
 
@@ -174,31 +193,16 @@ export class TaskWriteBuffer implements OnApplicationShutdown {
   }
 
   private async writeRows(rows: readonly TaskRow[]): Promise<void> {
-    const values: unknown[] = [];
-    const tuples = rows.map((row, index) => {
-      values.push(
-        row.id,
-        row.tenantId,
-        row.owner,
-        row.agent,
-        row.contextId,
-        row.state,
-        row.statusTimestamp,
-        row.task,
-      );
-      const base = index * COLUMNS;
-      return `(${Array.from({ length: COLUMNS }, (_, column) => `$${base + column + 1}`).join(', ')})`;
-    });
-    // The WHERE clause keeps a task id from ever crossing tenants, callers or agents.
-    await this.dataSource.query(
-      `INSERT INTO a2a_tasks (id, tenant_id, owner, agent, context_id, state, status_timestamp, task)
-       VALUES ${tuples.join(', ')}
-       ON CONFLICT (id) DO UPDATE SET
-         context_id = EXCLUDED.context_id, state = EXCLUDED.state,
-         status_timestamp = EXCLUDED.status_timestamp, task = EXCLUDED.task, updated_at = now()
-       WHERE a2a_tasks.tenant_id = EXCLUDED.tenant_id AND a2a_tasks.owner = EXCLUDED.owner
-         AND a2a_tasks.agent = EXCLUDED.agent`,
-      values,
-    );
+    const input = rows.map((row) => ({
+      id: row.id,
+      tenant_id: row.tenantId,
+      owner: row.owner,
+      agent: row.agent,
+      context_id: row.contextId,
+      state: row.state,
+      status_timestamp: row.statusTimestamp.toISOString(),
+      task: row.task,
+    }));
+    await UPSERT_TASKS.rows(this.dataSource, [JSON.stringify(input)]);
   }
 }

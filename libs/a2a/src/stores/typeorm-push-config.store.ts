@@ -15,9 +15,23 @@ import {
 import { randomUUID } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { PreparedStatement } from '@app/persistence';
 import type { DataSource } from 'typeorm';
 import { scopeOf } from '../transport/call-context.js';
 import { A2A_LEGACY_PROTOCOL_VERSION } from '../agent/agent-card.builder.js';
+
+/** The push configs of the tasks of one batch of events (a lookup per turn of the event loop). */
+const PUSH_CONFIGS_OF_TASKS = new PreparedStatement<{
+  task_id: string;
+  tenant_id: string;
+  owner: string;
+  config: Record<string, unknown>;
+  wire_version: string;
+}>(
+  'a2a.push-configs-of-tasks',
+  `SELECT task_id, tenant_id, owner, config, wire_version FROM a2a_push_configs
+    WHERE agent = $1 AND task_id = ANY($2::varchar[]) ORDER BY created_at, id`,
+);
 
 const MAX_CONFIGS_PER_TASK = 10;
 
@@ -147,19 +161,10 @@ export class TypeOrmPushConfigStore implements PushNotificationStore {
   private async lookUp(): Promise<void> {
     const batch = this.lookups.splice(0);
     try {
-      const rows = await this.dataSource.query<
-        Array<{
-          task_id: string;
-          tenant_id: string;
-          owner: string;
-          config: Record<string, unknown>;
-          wire_version: string;
-        }>
-      >(
-        `SELECT task_id, tenant_id, owner, config, wire_version FROM a2a_push_configs
-         WHERE agent = $1 AND task_id = ANY($2::varchar[]) ORDER BY created_at, id`,
-        [this.agent, [...new Set(batch.map((lookup) => lookup.taskId))]],
-      );
+      const rows = await PUSH_CONFIGS_OF_TASKS.rows(this.dataSource, [
+        this.agent,
+        [...new Set(batch.map((lookup) => lookup.taskId))],
+      ]);
       for (const lookup of batch) {
         lookup.resolve(
           rows

@@ -1,11 +1,19 @@
 import { Task, TaskState, type ListTasksRequest, type ListTasksResponse } from '@a2a-js/sdk';
 import { RequestMalformedError } from '@a2a-js/sdk/errors';
 import type { ServerCallContext, TaskStore } from '@a2a-js/sdk/server';
+import { PreparedStatement } from '@app/persistence';
 import type { DataSource } from 'typeorm';
 import { CALLER_AWAITS_SETTLED, FRESH_TASK_ID, scopeOf } from '../transport/call-context.js';
 import { isSettled } from './task-states.js';
 import type { TaskEventLog } from '../events/task-event-log.js';
 import type { TaskWriteBuffer } from './task-write-buffer.js';
+
+const TASK_BY_ID = new PreparedStatement<{
+  tenant_id: string;
+  owner: string;
+  agent: string;
+  task: Record<string, unknown>;
+}>('a2a.task-by-id', 'SELECT tenant_id, owner, agent, task FROM a2a_tasks WHERE id = $1');
 
 const DEFAULT_PAGE_SIZE = 50;
 
@@ -83,9 +91,7 @@ export class TypeOrmTaskStore implements TaskStore {
     if (context.state.get(FRESH_TASK_ID) === taskId) return undefined;
     // By primary key only, the scope checked here: with the scope in the WHERE clause the
     // planner may walk the listing index through all of a tenant's tasks.
-    const rows = await this.dataSource.query<
-      Array<{ tenant_id: string; owner: string; agent: string; task: Record<string, unknown> }>
-    >('SELECT tenant_id, owner, agent, task FROM a2a_tasks WHERE id = $1', [taskId]);
+    const rows = await TASK_BY_ID.rows(this.dataSource, [taskId]);
     const row = rows[0];
     const inScope =
       row !== undefined &&
