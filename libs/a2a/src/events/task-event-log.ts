@@ -64,7 +64,8 @@ export function taskEventChannel(prefix: string, taskId: string): string {
 export class TaskEventLog implements OnApplicationShutdown {
   private readonly logger = new Logger(TaskEventLog.name);
   private readonly pending = new Map<string, Pending>();
-  private readonly writing = new Set<string>();
+  /** The entry being written, by task id (at most one flush per task at a time). */
+  private readonly writing = new Map<string, Pending>();
   private readonly activeFlushes = new Set<Promise<void>>();
   private readonly prefix: string;
   private scheduled = false;
@@ -93,12 +94,13 @@ export class TaskEventLog implements OnApplicationShutdown {
 
   /** Resolves once every event of the task appended so far is written and announced. */
   async flushTask(taskId: string): Promise<void> {
-    const waits: Array<Promise<void>> = [...this.activeFlushes];
-    const entry = this.pending.get(taskId);
-    if (entry) {
+    // Only this task's writes: the one in flight, if any, and what is still pending.
+    const waits: Array<Promise<void>> = [];
+    for (const entry of [this.writing.get(taskId), this.pending.get(taskId)]) {
+      if (entry === undefined) continue;
       waits.push(new Promise<void>((resolve, reject) => entry.waiters.push({ resolve, reject })));
-      this.schedule();
     }
+    if (this.pending.has(taskId)) this.schedule();
     await Promise.all(waits);
   }
 
@@ -143,13 +145,15 @@ export class TaskEventLog implements OnApplicationShutdown {
         if (batch.length >= MAX_BATCH_TASKS) break;
       }
       if (batch.length === 0) return;
-      for (const [taskId] of batch) {
+      for (const [taskId, entry] of batch) {
         this.pending.delete(taskId);
-        this.writing.add(taskId);
+        this.writing.set(taskId, entry);
       }
       const flush = this.writeBatch(batch).finally(() => {
         this.activeFlushes.delete(flush);
-        for (const [taskId] of batch) this.writing.delete(taskId);
+        for (const [taskId, entry] of batch) {
+          if (this.writing.get(taskId) === entry) this.writing.delete(taskId);
+        }
         if (this.pending.size > 0) this.schedule();
       });
       this.activeFlushes.add(flush);
@@ -170,13 +174,15 @@ export class TaskEventLog implements OnApplicationShutdown {
       this.announce(batch, rows);
       for (const [, entry] of batch) entry.waiters.forEach((waiter) => waiter.resolve());
     } catch (error) {
-      // Put the events back in front of any newer ones and try again after a pause.
+      // Put the events (and whoever waits for them) back in front of any newer ones, and try
+      // again after a pause.
       for (const [taskId, entry] of batch) {
         const newer = this.pending.get(taskId);
         this.pending.set(taskId, {
           events: [...entry.events, ...(newer?.events ?? [])],
           waiters: [...entry.waiters, ...(newer?.waiters ?? [])],
         });
+        this.writing.delete(taskId);
       }
       this.failures++;
       this.logger.warn(`Writing task events failed: ${(error as Error).message}`);
