@@ -32,7 +32,9 @@ export class PreparedStatement<T> {
   ) {}
 
   async rows(dataSource: DataSource, values: unknown[]): Promise<T[]> {
-    if (preparing.get(dataSource) !== true) return queryRows<T>(dataSource, this.text, values);
+    // Not connected yet (PostgreSQL away at start-up): TypeORM answers with its own error.
+    if (preparing.get(dataSource) !== true || !dataSource.isInitialized)
+      return queryRows<T>(dataSource, this.text, values);
     const pool = (dataSource.driver as unknown as { master: Pool }).master;
     const started = performance.now();
     try {

@@ -80,6 +80,9 @@ export interface ThrottleBudget {
   readonly blockDurationMs: number;
 }
 
+/** Requests counted in one script call at most. */
+const MAX_BATCH = 500;
+
 const UNLIMITED: ThrottlerStorageRecord = {
   totalHits: 0,
   timeToExpire: 0,
@@ -135,11 +138,14 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
     return new Promise((resolve) => {
       if (this.batch.length === 0) setImmediate(() => void this.count());
       this.batch.push({ budgets, resolve });
+      // A very busy turn is counted in several calls, each of a bounded size.
+      if (this.batch.length >= MAX_BATCH) void this.count();
     });
   }
 
   private async count(): Promise<void> {
     const batch = this.batch;
+    if (batch.length === 0) return;
     this.batch = [];
     const keys: string[] = [];
     const pairs = new Map<string, number>();
@@ -162,12 +168,21 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
         );
       }
     }
-    let results: Array<Array<[number, number, number, number]>>;
     try {
-      results = await (this.redis as RedisWithThrottle).a2aThrottleCount(
+      const results = await (this.redis as RedisWithThrottle).a2aThrottleCount(
         keys.length,
         ...keys,
         ...args,
+      );
+      batch.forEach(({ resolve }, index) =>
+        resolve(
+          (results[index] ?? []).map(([totalHits, msToReset, blocked, msToUnblock]) => ({
+            totalHits,
+            timeToExpire: Math.ceil(msToReset / 1000),
+            isBlocked: blocked === 1,
+            timeToBlockExpire: Math.ceil(msToUnblock / 1000),
+          })),
+        ),
       );
     } catch (error) {
       const now = Date.now();
@@ -177,18 +192,8 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
           `Rate limits not enforced, Redis unavailable: ${(error as Error).message}`,
         );
       }
+      // Resolving twice is harmless: a request that already has its answer keeps it.
       for (const { budgets, resolve } of batch) resolve(budgets.map(() => UNLIMITED));
-      return;
     }
-    batch.forEach(({ resolve }, index) =>
-      resolve(
-        (results[index] ?? []).map(([totalHits, msToReset, blocked, msToUnblock]) => ({
-          totalHits,
-          timeToExpire: Math.ceil(msToReset / 1000),
-          isBlocked: blocked === 1,
-          timeToBlockExpire: Math.ceil(msToUnblock / 1000),
-        })),
-      ),
-    );
   }
 }
