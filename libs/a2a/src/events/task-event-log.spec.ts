@@ -1,6 +1,6 @@
 import { type StreamResponse, TaskState } from '@a2a-js/sdk';
 import type { PlatformConfig } from '@app/config';
-import { openTestDataSource, waitFor } from '@app/testing';
+import { openTestDataSource, waitForLockWait } from '@app/testing';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ConfigService } from '@nestjs/config';
 import { Redis } from 'ioredis';
@@ -69,16 +69,7 @@ describe('TaskEventLog (real PostgreSQL and Redis)', () => {
     try {
       log.append(slow, statusEvent(slow));
       const slowWritten = log.flushTask(slow);
-      await waitFor(
-        async () =>
-          (
-            await db.query<unknown[]>(
-              `SELECT 1 FROM pg_stat_activity
-               WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO a2a_task_events%'`,
-            )
-          ).length > 0,
-        { what: "the slow task's flush to wait for the lock" },
-      );
+      await waitForLockWait(db, 'INSERT INTO a2a_task_events');
       log.append(quick, statusEvent(quick));
       await log.flushTask(quick);
       expect((await log.read(quick)).map((entry) => entry.seq)).toEqual([1]);

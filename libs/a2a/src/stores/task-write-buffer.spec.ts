@@ -1,4 +1,4 @@
-import { openTestDataSource, waitFor } from '@app/testing';
+import { openTestDataSource, waitForLockWait } from '@app/testing';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
@@ -61,16 +61,7 @@ describe('TaskWriteBuffer (real PostgreSQL)', () => {
     await blocker.query('SELECT id FROM a2a_tasks WHERE id = $1 FOR UPDATE', [id]);
     try {
       const written = buffer.write(row(id, 'TASK_STATE_COMPLETED', 3), true, true);
-      await waitFor(
-        async () =>
-          (
-            await db.query<unknown[]>(
-              `SELECT 1 FROM pg_stat_activity
-               WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO a2a_tasks%'`,
-            )
-          ).length > 0,
-        { what: 'the flush to wait for the row lock' },
-      );
+      await waitForLockWait(db, 'INSERT INTO a2a_tasks');
       // The table still holds the older version, so the buffer must answer.
       expect(await stored(db, id)).toBe(2);
       expect(buffer.peek(id)?.task).toEqual(expect.objectContaining({ chunks: 3 }));
