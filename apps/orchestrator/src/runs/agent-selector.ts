@@ -167,3 +167,19 @@ export function isConnectionRefused(error: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * An error's message with the causes under it (fetch reports every network
+ * failure as "fetch failed", the reason is in its cause): "fetch failed:
+ * other side closed (UND_ERR_SOCKET)".
+ */
+export function describeError(error: unknown): string {
+  const parts: string[] = [];
+  for (let current: unknown = error, depth = 0; current && depth < 4; depth++) {
+    const { message, code } = current as { message?: unknown; code?: unknown };
+    const text = typeof message === 'string' && message.length > 0 ? message : 'unknown error';
+    parts.push(typeof code === 'string' && !text.includes(code) ? `${text} (${code})` : text);
+    current = (current as { cause?: unknown }).cause;
+  }
+  return parts.join(': ');
+}

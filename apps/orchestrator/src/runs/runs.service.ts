@@ -22,6 +22,7 @@ import { WorkflowsService } from '../workflows/workflows.service.js';
 import { AgentCaller, type AgentAnswer } from './agent-caller.js';
 import {
   AgentSelector,
+  describeError,
   isConnectionRefused,
   NoAvailableAgent,
   type SelectedAgent,
@@ -61,14 +62,27 @@ const CLAIM_STEP = new PreparedStatement<{
        WHERE done.run_id = s.run_id AND done.status = 'completed') AS outputs`,
 );
 
-const COMPLETE_LEAF = new PreparedStatement<{ remaining_steps: number }>(
+/**
+ * Completes a leaf and counts it off its run; also returns the other steps'
+ * outputs as this statement's snapshot saw them, and how many steps the run
+ * has, so that the completion that finishes the run rarely needs to read them.
+ */
+const COMPLETE_LEAF = new PreparedStatement<{
+  remaining_steps: number;
+  outputs: Record<string, unknown> | null;
+  steps: number;
+}>(
   'orchestrator.complete-leaf',
   `WITH done AS (
       UPDATE step_runs SET status = 'completed', output = $3, agent_url = $4, task_id = $5, error = NULL,
         call_context_id = NULL, completed_at = now()
       WHERE run_id = $1 AND step_id = $2 AND status = 'running' RETURNING run_id)
     UPDATE workflow_runs r SET remaining_steps = r.remaining_steps - 1
-    FROM done WHERE r.id = done.run_id RETURNING r.remaining_steps`,
+    FROM done WHERE r.id = done.run_id
+    RETURNING r.remaining_steps,
+      (SELECT jsonb_object_agg(s.step_id, s.output) FROM step_runs s
+       WHERE s.run_id = r.id AND s.status = 'completed' AND s.step_id <> $2) AS outputs,
+      (SELECT count(*) FROM step_runs s WHERE s.run_id = r.id)::int AS steps`,
 );
 
 const COMPLETE_STEP = new PreparedStatement<{ step_id: string; status: string }>(
@@ -105,6 +119,8 @@ const FINISH_RUN = new PreparedStatement<{ workflow_name: string }>(
 );
 
 const DEFAULT_STEP_TIMEOUT_MS = 60_000;
+/** Instances of a skill one attempt may try when calls certainly never reach the agent. */
+const MAX_INSTANCES_PER_ATTEMPT = 3;
 
 export interface StepView {
   readonly stepId: string;
@@ -446,24 +462,41 @@ export class RunsService implements OnApplicationShutdown {
           }),
         );
       } else {
-        agent = step.agentUrl
-          ? this.selector.fixed(step.agentUrl)
-          : await this.selector.forSkill(step.skill ?? '');
-        const url = agent.url;
         const message = renderTemplate(step.input, scopeOf(claimed.input, claimed.outputs));
         const contextId = randomUUID();
-        // Recorded before the call of a non-idempotent step: whoever picks it up next
-        // knows where the call may have gone. (An idempotent step is simply called again.)
-        if (step.idempotent === false) {
-          await this.dataSource.query(
-            `UPDATE step_runs SET agent_url = $3, call_context_id = $4
-             WHERE run_id = $1 AND step_id = $2 AND status = 'running'`,
-            [runId, step.id, url, contextId],
-          );
+        // An instance that certainly never got the call (it refused the connection, or its
+        // circuit is open) leaves the call to another instance of the skill, in this attempt.
+        for (let tries = 1; ; tries++) {
+          agent = step.agentUrl
+            ? this.selector.fixed(step.agentUrl)
+            : await this.selector.forSkill(step.skill ?? '');
+          const url = agent.url;
+          // Recorded before the call of a non-idempotent step: whoever picks it up next
+          // knows where the call may have gone. (An idempotent step is simply called again.)
+          if (step.idempotent === false) {
+            await this.dataSource.query(
+              `UPDATE step_runs SET agent_url = $3, call_context_id = $4
+               WHERE run_id = $1 AND step_id = $2 AND status = 'running'`,
+              [runId, step.id, url, contextId],
+            );
+          }
+          try {
+            answer = await agent.call(() =>
+              this.caller.call(url, message, { timeoutMs, traceparent, contextId }),
+            );
+            break;
+          } catch (error) {
+            const failOver =
+              step.agentUrl === undefined &&
+              tries < MAX_INSTANCES_PER_ATTEMPT &&
+              neverDelivered(error);
+            if (!failOver) throw error;
+            this.agentCalls.inc({ skill: step.skill ?? '', agent: url, outcome: 'error' });
+            this.logger.warn(
+              `Run ${runId}: step ${step.id} not delivered to ${url} (${describeError(error)}); trying another instance`,
+            );
+          }
         }
-        answer = await agent.call(() =>
-          this.caller.call(url, message, { timeoutMs, traceparent, contextId }),
-        );
       }
     } catch (error) {
       agent?.release();
@@ -473,7 +506,7 @@ export class RunsService implements OnApplicationShutdown {
         this.agentCalls.inc({ skill: step.skill ?? '', agent: url, outcome: 'error' });
       // A call that certainly never reached the agent leaves nothing to look for later.
       const undelivered = agent === undefined || neverDelivered(error);
-      await this.stepFailed(tenantId, runId, step, attempt, url, (error as Error).message, null, {
+      await this.stepFailed(tenantId, runId, step, attempt, url, describeError(error), null, {
         keepCallContext: !undelivered,
       });
       return;
@@ -539,7 +572,15 @@ export class RunsService implements OnApplicationShutdown {
         agentUrl,
         answer.taskId,
       ]);
-      if (counted?.remaining_steps === 0) await this.finishRun(runId, run);
+      if (counted?.remaining_steps !== 0) return;
+      // The other steps' outputs, when this statement's snapshot already held all of them
+      // (a step that finished at the same moment may be missing: then they are read again).
+      const others = counted.outputs ?? {};
+      const outputs =
+        Object.keys(others).length + 1 === counted.steps
+          ? { ...others, [step.id]: output }
+          : undefined;
+      await this.finishRun(runId, run, outputs);
       return;
     }
     // One statement, so one atomic round trip: complete the step and count it off its
@@ -659,14 +700,22 @@ export class RunsService implements OnApplicationShutdown {
   async finishRun(
     runId: string,
     run?: { definition: WorkflowDefinition; input: Record<string, unknown> },
+    /** Every step's output, when the caller knows them all; read from the table otherwise. */
+    outputs?: Record<string, unknown>,
   ): Promise<void> {
     const [current] = run ? [run] : await RUN_TO_FINISH.rows(this.dataSource, [runId]);
     if (current === undefined) return;
-    const steps = await RUN_STEPS.rows(this.dataSource, [runId]);
-    if (!steps.every((step) => step.status === 'completed')) return;
+    let completedOutputs = outputs;
+    if (completedOutputs === undefined) {
+      const steps = await RUN_STEPS.rows(this.dataSource, [runId]);
+      if (!steps.every((step) => step.status === 'completed')) return;
+      completedOutputs = Object.fromEntries(steps.map((step) => [step.step_id, step.output]));
+    }
     const scope: TemplateScope = {
       input: current.input,
-      steps: Object.fromEntries(steps.map((step) => [step.step_id, { output: step.output }])),
+      steps: Object.fromEntries(
+        Object.entries(completedOutputs).map(([stepId, output]) => [stepId, { output }]),
+      ),
     };
     const definition = current.definition;
     const last = definition.steps.at(-1)?.id ?? '';
