@@ -56,7 +56,9 @@ async function main(): Promise<void> {
     database: DATABASE,
   });
   await db.connect();
-  await db.query(`DELETE FROM agent_registrations WHERE tenant_id = 'bench'`);
+  // Registrations other benchmarks left in this database (their agents are gone) would be
+  // discovered too: the registry lists agents shared by other tenants.
+  await db.query('DELETE FROM agent_registrations');
 
   const started: Started[] = [];
   const url = (app: keyof typeof PORTS) => `http://127.0.0.1:${PORTS[app]}`;
