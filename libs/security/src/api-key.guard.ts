@@ -8,6 +8,7 @@ import {
 import { Reflector } from '@nestjs/core';
 import { ApiKeyService } from './api-key.service.js';
 import type { AuthenticatedRequest } from './auth-context.js';
+import { PerRoute } from './per-route.js';
 import { IS_PUBLIC } from './public.decorator.js';
 
 /** Reads the key from `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
@@ -24,8 +25,10 @@ export function readApiKey(headers: AuthenticatedRequest['headers']): string | u
 /** Every route needs a valid key unless it is {@link Public}; sets `request.auth`. */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
-  /** `@Public()` by controller class, then handler: read once per route, not per request. */
-  private readonly publicRoutes = new WeakMap<object, Map<object, boolean>>();
+  /** `@Public()`, read once per route. */
+  private readonly publicRoutes = new PerRoute(
+    (targets) => this.reflector.getAllAndOverride<boolean | undefined>(IS_PUBLIC, targets) === true,
+  );
 
   constructor(
     private readonly reflector: Reflector,
@@ -34,7 +37,7 @@ export class ApiKeyGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'http') return true;
-    if (this.isPublic(context)) return true;
+    if (this.publicRoutes.of(context)) return true;
 
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const key = readApiKey(request.headers);
@@ -54,23 +57,5 @@ export class ApiKeyGuard implements CanActivate {
     if (auth === undefined) throw new UnauthorizedException('Invalid or revoked API key');
     request.auth = auth;
     return true;
-  }
-
-  private isPublic(context: ExecutionContext): boolean {
-    const handler = context.getHandler();
-    const controller = context.getClass();
-    let handlers = this.publicRoutes.get(controller);
-    if (handlers === undefined) {
-      handlers = new Map();
-      this.publicRoutes.set(controller, handlers);
-    }
-    let isPublic = handlers.get(handler);
-    if (isPublic === undefined) {
-      isPublic =
-        this.reflector.getAllAndOverride<boolean | undefined>(IS_PUBLIC, [handler, controller]) ===
-        true;
-      handlers.set(handler, isPublic);
-    }
-    return isPublic;
   }
 }

@@ -6,3 +6,4 @@ export * from './public.decorator.js';
 export * from './security.module.js';
 export * from './outbound/outbound-request.js';
 export * from './outbound/private-addresses.js';
+export * from './per-route.js';

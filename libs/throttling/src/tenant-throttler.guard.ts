@@ -1,4 +1,5 @@
 import { Injectable, type ExecutionContext } from '@nestjs/common';
+import { PerRoute } from '@app/security';
 import { ThrottlerGuard, type ThrottlerOptions } from '@nestjs/throttler';
 import type { RedisThrottlerStorage, ThrottleBudget } from './redis-throttler.storage.js';
 import {
@@ -43,15 +44,27 @@ function numeric(value: ThrottlerOptions['limit'] | undefined, what: string): nu
  */
 @Injectable()
 export class TenantThrottlerGuard extends ThrottlerGuard {
-  /** By controller class, then handler (a handler may be inherited by several controllers). */
-  private readonly routes = new WeakMap<object, Map<object, RouteThrottling>>();
+  /** What a route's decorators say about throttling, read once per route. */
+  private readonly routes = new PerRoute<RouteThrottling>((targets) => {
+    const skipped = new Set<string>();
+    for (const throttler of this.throttlers) {
+      const name = throttler.name ?? 'default';
+      if (this.reflector.getAllAndOverride<boolean>(`${SKIP_METADATA}${name}`, targets))
+        skipped.add(name);
+    }
+    const message = this.reflector.getAllAndOverride<boolean | MessageSendPredicate | undefined>(
+      IS_MESSAGE_ROUTE,
+      targets,
+    );
+    return { skipped, message: message ?? false };
+  });
 
   protected override getTracker(req: Record<string, unknown>): Promise<string> {
     return Promise.resolve(this.trackerOf(req as ThrottledRequest));
   }
 
   override async canActivate(context: ExecutionContext): Promise<boolean> {
-    const route = this.routeThrottling(context);
+    const route = this.routes.of(context);
     const { req, res } = this.getRequestResponse(context);
     const request = req as ThrottledRequest;
     const tracker = this.trackerOf(request);
@@ -96,32 +109,5 @@ export class TenantThrottlerGuard extends ThrottlerGuard {
 
   private trackerOf(request: ThrottledRequest): string {
     return request.auth ? `tenant:${request.auth.tenantId}` : `ip:${request.ip ?? 'unknown'}`;
-  }
-
-  private routeThrottling(context: ExecutionContext): RouteThrottling {
-    const handler = context.getHandler();
-    const controller = context.getClass();
-    let handlers = this.routes.get(controller);
-    if (handlers === undefined) {
-      handlers = new Map();
-      this.routes.set(controller, handlers);
-    }
-    let route = handlers.get(handler);
-    if (route === undefined) {
-      const targets = [handler, controller];
-      const skipped = new Set<string>();
-      for (const throttler of this.throttlers) {
-        const name = throttler.name ?? 'default';
-        if (this.reflector.getAllAndOverride<boolean>(`${SKIP_METADATA}${name}`, targets))
-          skipped.add(name);
-      }
-      const message = this.reflector.getAllAndOverride<boolean | MessageSendPredicate | undefined>(
-        IS_MESSAGE_ROUTE,
-        targets,
-      );
-      route = { skipped, message: message ?? false };
-      handlers.set(handler, route);
-    }
-    return route;
   }
 }
