@@ -329,6 +329,35 @@ export class Environment {
   })
   PUSH_ALLOWED_HOSTS?: string;
 
+  /** Failed push deliveries stay visible (and re-drivable) this long after their last attempt. */
+  @Transform(toInteger)
+  @IsInt()
+  @Min(1)
+  PUSH_FAILED_RETENTION_SECONDS = 7 * 86_400;
+
+  /**
+   * The event log of a task that reached a terminal state is kept this long
+   * after its last status change (streams and replays need it no more; the
+   * task itself, with its history, stays).
+   */
+  @Transform(toInteger)
+  @IsInt()
+  @Min(1)
+  A2A_TASK_EVENTS_RETENTION_SECONDS = 86_400;
+
+  /** Tasks in a terminal state are deleted (with their push configs) this long after their last status change; 0 keeps them. */
+  @Transform(toInteger)
+  @IsInt()
+  @Min(0)
+  A2A_TASKS_RETENTION_SECONDS = 0;
+
+  /** How often the A2A host applies the retention settings above. */
+  @Transform(toInteger)
+  @IsInt()
+  @Min(1)
+  @Max(86_400)
+  A2A_RETENTION_INTERVAL_SECONDS = 3_600;
+
   @Transform(toInteger)
   @IsInt()
   @Min(1)

@@ -77,6 +77,7 @@ export interface A2aConfig {
   readonly maxParts: number;
   readonly cardMaxAgeSeconds: number;
   readonly push: PushConfig;
+  readonly retention: RetentionConfig;
   /** PKCS #8 PEM; cards are signed only when it is set. */
   readonly signingKey?: string;
   readonly signingKeyId?: string;
@@ -88,6 +89,16 @@ export interface PushConfig {
   readonly backoffMs: number;
   readonly allowPrivateUrls: boolean;
   readonly allowedHosts: readonly string[];
+  /** How long a delivery that failed its last attempt is kept. */
+  readonly failedRetentionSeconds: number;
+}
+
+/** How long the A2A host keeps what finished tasks leave behind. */
+export interface RetentionConfig {
+  readonly taskEventsSeconds: number;
+  /** 0: finished tasks are kept. */
+  readonly tasksSeconds: number;
+  readonly intervalSeconds: number;
 }
 
 export interface RegistryConfig {
@@ -199,6 +210,12 @@ function toPlatformConfig(app: AppName, env: Environment, version?: string): Pla
           .split(',')
           .map((host) => host.trim().toLowerCase())
           .filter((host) => host !== ''),
+        failedRetentionSeconds: env.PUSH_FAILED_RETENTION_SECONDS,
+      },
+      retention: {
+        taskEventsSeconds: env.A2A_TASK_EVENTS_RETENTION_SECONDS,
+        tasksSeconds: env.A2A_TASKS_RETENTION_SECONDS,
+        intervalSeconds: env.A2A_RETENTION_INTERVAL_SECONDS,
       },
       signingKey: env.A2A_SIGNING_KEY,
       signingKeyId: env.A2A_SIGNING_KEY_ID,

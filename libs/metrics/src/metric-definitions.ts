@@ -38,6 +38,11 @@ export const METRIC_PROVIDERS = [
     help: 'Push notification delivery attempts by outcome',
     labelNames: ['outcome'],
   }),
+  makeCounterProvider({
+    name: MetricName.A2aRetentionDeleted,
+    help: 'What the A2A retention sweep deleted: task_events, tasks or failed push_deliveries',
+    labelNames: ['kind'],
+  }),
   makeGaugeProvider({
     name: MetricName.A2aAgentHealth,
     help: 'Health of a registered agent instance (1 healthy, 0 unhealthy)',

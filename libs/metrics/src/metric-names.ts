@@ -5,6 +5,7 @@ export enum MetricName {
   A2aActiveTasks = 'a2a_active_tasks',
   A2aActiveStreams = 'a2a_sse_streams_active',
   A2aPushDeliveries = 'a2a_push_deliveries_total',
+  A2aRetentionDeleted = 'a2a_retention_deleted_total',
   A2aAgentHealth = 'a2a_agent_health',
   RegistryEvents = 'a2a_registry_events_total',
   DiscoveryDuration = 'a2a_discovery_duration_seconds',

@@ -35,4 +35,5 @@ export const JOB_OPTIONS: Readonly<Record<JobName, JobsOptions>> = {
   [JobName.DeliverPushNotification]: PUSH_DELIVERY_JOB_OPTIONS,
   [JobName.ProbeAgentInstance]: AGENT_PROBE_JOB_OPTIONS,
   [JobName.ExpireHeartbeats]: AGENT_PROBE_JOB_OPTIONS,
+  [JobName.PruneA2aHistory]: AGENT_PROBE_JOB_OPTIONS,
 };

@@ -32,4 +32,7 @@ export interface JobPayloads {
   [JobName.ExpireHeartbeats]: {
     readonly scheduledAt: string;
   };
+  [JobName.PruneA2aHistory]: {
+    readonly scheduledAt: string;
+  };
 }

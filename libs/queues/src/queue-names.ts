@@ -2,7 +2,7 @@
 export enum QueueName {
   /** Orchestrator: one job per ready workflow step attempt. */
   WorkflowSteps = 'workflow-steps',
-  /** A2A host: one job per push notification to deliver. */
+  /** A2A host: one job per push notification to deliver, and the retention sweep. */
   PushDeliveries = 'push-deliveries',
   /** Registry: health probes of registered agent instances and heartbeat expiry. */
   AgentProbes = 'agent-probes',
@@ -14,6 +14,7 @@ export enum JobName {
   DeliverPushNotification = 'deliver-push-notification',
   ProbeAgentInstance = 'probe-agent-instance',
   ExpireHeartbeats = 'expire-heartbeats',
+  PruneA2aHistory = 'prune-a2a-history',
 }
 
 export const JOB_QUEUES = {
@@ -21,6 +22,7 @@ export const JOB_QUEUES = {
   [JobName.DeliverPushNotification]: QueueName.PushDeliveries,
   [JobName.ProbeAgentInstance]: QueueName.AgentProbes,
   [JobName.ExpireHeartbeats]: QueueName.AgentProbes,
+  [JobName.PruneA2aHistory]: QueueName.PushDeliveries,
 } as const satisfies Record<JobName, QueueName>;
 
 /** The job names that travel on queue `Q`. */

@@ -3,14 +3,15 @@ import type { PlatformConfigService } from '@app/config';
 import { InjectMetric, MetricName } from '@app/metrics';
 import { JobName, QueueName, QueueWorker, type JobHandlers, type JobPayloads } from '@app/queues';
 import { OutboundRequestFailed, OutboundRequestRefused, outboundRequest } from '@app/security';
-import { Processor } from '@nestjs/bullmq';
-import { Inject } from '@nestjs/common';
+import { InjectQueue, Processor } from '@nestjs/bullmq';
+import { Inject, type OnApplicationBootstrap } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { UnrecoverableError } from 'bullmq';
+import { UnrecoverableError, type Queue } from 'bullmq';
 import { createHash } from 'node:crypto';
 import type { Counter } from 'prom-client';
 import { DataSource } from 'typeorm';
 import { PlatformKeys } from '../signing/platform-keys.js';
+import { A2aRetention } from '../stores/a2a-retention.js';
 
 /** The webhook's token, when its config has one (A2A). */
 export const PUSH_TOKEN_HEADER = 'X-A2A-Notification-Token';
@@ -20,6 +21,8 @@ export const PUSH_JWT_HEADER = 'X-A2A-Notification-JWT';
 const MAX_RESPONSE_BYTES = 64 * 1024;
 /** Answers that mean "try again later"; any other 4xx will not change on retry. */
 const RETRYABLE_CLIENT_ERRORS = new Set([408, 409, 425, 429]);
+const RETENTION_SCHEDULER = 'a2a-retention';
+const RESCHEDULE_INTERVAL_MS = 60_000;
 
 type Delivery = JobPayloads[JobName.DeliverPushNotification];
 
@@ -30,22 +33,60 @@ type Delivery = JobPayloads[JobName.DeliverPushNotification];
  * POSTs through the SSRF-guarded client (target, every redirect and every
  * resolved address checked). Failures are retried by BullMQ with exponential
  * backoff and jitter; a refused target or a 4xx fails at once. After the last
- * attempt the job stays in the failed set (see the admin endpoint).
+ * attempt the job stays in the failed set (see the admin endpoint) until the
+ * retention sweep, which this queue also carries, removes it.
  */
 @Processor(QueueName.PushDeliveries, { concurrency: 32 })
-export class PushDeliveryWorker extends QueueWorker<QueueName.PushDeliveries> {
+export class PushDeliveryWorker
+  extends QueueWorker<QueueName.PushDeliveries>
+  implements OnApplicationBootstrap
+{
   protected readonly queue = QueueName.PushDeliveries;
   protected readonly handlers: JobHandlers<QueueName.PushDeliveries> = {
     [JobName.DeliverPushNotification]: (delivery) => this.deliver(delivery),
+    [JobName.PruneA2aHistory]: () => this.retention.sweep(),
   };
+  private rescheduler?: NodeJS.Timeout;
 
   constructor(
     private readonly dataSource: DataSource,
     private readonly keys: PlatformKeys,
+    private readonly retention: A2aRetention,
+    @InjectQueue(QueueName.PushDeliveries) private readonly jobs: Queue,
     @Inject(ConfigService) private readonly config: PlatformConfigService,
     @InjectMetric(MetricName.A2aPushDeliveries) private readonly deliveries: Counter<'outcome'>,
   ) {
     super();
+  }
+
+  override async onApplicationBootstrap(): Promise<void> {
+    await super.onApplicationBootstrap();
+    await this.schedule();
+    // Redis is transport, not truth: a flushed Redis gets the sweep back within a minute.
+    this.rescheduler = setInterval(
+      () => void this.schedule().catch(() => undefined),
+      RESCHEDULE_INTERVAL_MS,
+    );
+    this.rescheduler.unref();
+  }
+
+  override onApplicationShutdown(): void {
+    if (this.rescheduler) clearInterval(this.rescheduler);
+    super.onApplicationShutdown();
+  }
+
+  /** One sweep per interval across all replicas: the scheduler is one per queue. */
+  private async schedule(): Promise<void> {
+    const every = this.config.get('a2a', { infer: true }).retention.intervalSeconds * 1000;
+    await this.jobs.upsertJobScheduler(
+      RETENTION_SCHEDULER,
+      { every },
+      {
+        name: JobName.PruneA2aHistory,
+        data: { scheduledAt: new Date().toISOString() },
+        opts: { removeOnComplete: true, removeOnFail: 100 },
+      },
+    );
   }
 
   private async deliver(delivery: Delivery): Promise<{ status: number } | { skipped: string }> {

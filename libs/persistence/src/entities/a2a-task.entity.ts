@@ -8,6 +8,9 @@ import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColum
 @Entity({ name: 'a2a_tasks' })
 @Index('IDX_a2a_tasks_listing', ['tenantId', 'owner', 'agent', 'statusTimestamp', 'id'])
 @Index('IDX_a2a_tasks_context', ['tenantId', 'owner', 'agent', 'contextId'])
+@Index('IDX_a2a_tasks_finished', ['statusTimestamp'], {
+  where: `"state" IN ('TASK_STATE_COMPLETED', 'TASK_STATE_FAILED', 'TASK_STATE_CANCELED', 'TASK_STATE_REJECTED')`,
+})
 export class A2aTaskEntity {
   @PrimaryColumn({ type: 'varchar', length: 128 })
   id!: string;

@@ -9,6 +9,7 @@ import { StepRunCallContext1795600000000 } from './1795600000000-StepRunCallCont
 import { SigningKeys1795700000000 } from './1795700000000-SigningKeys.js';
 import { TaskEvents1795800000000 } from './1795800000000-TaskEvents.js';
 import { RunRemainingSteps1795900000000 } from './1795900000000-RunRemainingSteps.js';
+import { TaskRetention1796000000000 } from './1796000000000-TaskRetention.js';
 
 /** Every migration, oldest first; generated ones are added here by hand. */
 export const MIGRATIONS: Array<new () => MigrationInterface> = [
@@ -22,4 +23,5 @@ export const MIGRATIONS: Array<new () => MigrationInterface> = [
   SigningKeys1795700000000,
   TaskEvents1795800000000,
   RunRemainingSteps1795900000000,
+  TaskRetention1796000000000,
 ];
