@@ -63,26 +63,44 @@ const CLAIM_STEP = new PreparedStatement<{
 );
 
 /**
- * Completes a leaf and counts it off its run; also returns the other steps'
- * outputs as this statement's snapshot saw them, and how many steps the run
- * has, so that the completion that finishes the run rarely needs to read them.
+ * Completes a leaf and counts it off its run. Given the run's output ($6,
+ * rendered beforehand when every other step had completed by the time this
+ * one was claimed), the completion that leaves no step remaining also
+ * finishes the run, in the same statement. Without it, a completion that
+ * leaves none remaining gets the other steps' outputs as its snapshot saw
+ * them, and how many steps the run has, so that finishing the run rarely
+ * needs to read them.
  */
 const COMPLETE_LEAF = new PreparedStatement<{
   remaining_steps: number;
+  finished: boolean;
+  workflow_name: string;
   outputs: Record<string, unknown> | null;
-  steps: number;
+  steps: number | null;
 }>(
   'orchestrator.complete-leaf',
   `WITH done AS (
       UPDATE step_runs SET status = 'completed', output = $3, agent_url = $4, task_id = $5, error = NULL,
         call_context_id = NULL, completed_at = now()
-      WHERE run_id = $1 AND step_id = $2 AND status = 'running' RETURNING run_id)
-    UPDATE workflow_runs r SET remaining_steps = r.remaining_steps - 1
-    FROM done WHERE r.id = done.run_id
-    RETURNING r.remaining_steps,
-      (SELECT jsonb_object_agg(s.step_id, s.output) FROM step_runs s
-       WHERE s.run_id = r.id AND s.status = 'completed' AND s.step_id <> $2) AS outputs,
-      (SELECT count(*) FROM step_runs s WHERE s.run_id = r.id)::int AS steps`,
+      WHERE run_id = $1 AND step_id = $2 AND status = 'running' RETURNING run_id),
+    counted AS (
+      UPDATE workflow_runs r SET remaining_steps = r.remaining_steps - 1,
+        status = CASE WHEN $6::jsonb IS NOT NULL AND r.remaining_steps = 1 AND r.status = 'running'
+          THEN 'completed' ELSE r.status END,
+        output = CASE WHEN $6::jsonb IS NOT NULL AND r.remaining_steps = 1 AND r.status = 'running'
+          THEN $6::jsonb ELSE r.output END,
+        completed_at = CASE WHEN $6::jsonb IS NOT NULL AND r.remaining_steps = 1 AND r.status = 'running'
+          THEN now() ELSE r.completed_at END
+      FROM done WHERE r.id = done.run_id
+      RETURNING r.id, r.remaining_steps, r.workflow_name,
+        ($6::jsonb IS NOT NULL AND r.remaining_steps = 0 AND r.status = 'completed') AS finished)
+    SELECT c.remaining_steps, c.finished, c.workflow_name,
+      CASE WHEN c.remaining_steps = 0 AND NOT c.finished THEN
+        (SELECT jsonb_object_agg(s.step_id, s.output) FROM step_runs s
+         WHERE s.run_id = c.id AND s.status = 'completed' AND s.step_id <> $2) END AS outputs,
+      CASE WHEN c.remaining_steps = 0 AND NOT c.finished THEN
+        (SELECT count(*) FROM step_runs s WHERE s.run_id = c.id)::int END AS steps
+    FROM counted c`,
 );
 
 const COMPLETE_STEP = new PreparedStatement<{ step_id: string; status: string }>(
@@ -552,7 +570,12 @@ export class RunsService implements OnApplicationShutdown {
   private async stepCompleted(
     tenantId: string,
     runId: string,
-    run: { definition: WorkflowDefinition; input: Record<string, unknown> },
+    run: {
+      definition: WorkflowDefinition;
+      input: Record<string, unknown>;
+      /** The steps that had completed when this one was claimed. */
+      outputs: Record<string, unknown> | null;
+    },
     step: WorkflowStep,
     agentUrl: string | null,
     answer: AgentAnswer,
@@ -564,14 +587,24 @@ export class RunsService implements OnApplicationShutdown {
     const output = { text: answer.text, data: answer.data ?? null };
     if (dependents.length === 0) {
       // A leaf: complete it and count it off the run in one statement; the completion
-      // that leaves no step remaining finishes the run.
+      // that leaves no step remaining finishes the run. When every other step had
+      // completed before this one was claimed (completed is final), this one is the
+      // last: the run's output is known now, and the same statement finishes the run.
+      const earlier = run.outputs ?? {};
+      const last =
+        !(step.id in earlier) && Object.keys(earlier).length + 1 === definition.steps.length;
       const [counted] = await COMPLETE_LEAF.rows(this.dataSource, [
         runId,
         step.id,
         output,
         agentUrl,
         answer.taskId,
+        last ? runOutput(run, { ...earlier, [step.id]: output }) : null,
       ]);
+      if (counted?.finished) {
+        this.runsTotal.inc({ workflow: counted.workflow_name, status: 'completed' });
+        return;
+      }
       if (counted?.remaining_steps !== 0) return;
       // The other steps' outputs, when this statement's snapshot already held all of them
       // (a step that finished at the same moment may be missing: then they are read again).
@@ -711,18 +744,9 @@ export class RunsService implements OnApplicationShutdown {
       if (!steps.every((step) => step.status === 'completed')) return;
       completedOutputs = Object.fromEntries(steps.map((step) => [step.step_id, step.output]));
     }
-    const scope: TemplateScope = {
-      input: current.input,
-      steps: Object.fromEntries(
-        Object.entries(completedOutputs).map(([stepId, output]) => [stepId, { output }]),
-      ),
-    };
-    const definition = current.definition;
-    const last = definition.steps.at(-1)?.id ?? '';
-    const text = renderTemplate(definition.output ?? `\${steps.${last}.output.text}`, scope);
     const completed = await FINISH_RUN.rows(this.dataSource, [
       runId,
-      { text: typeof text === 'string' ? text : JSON.stringify(text) },
+      runOutput(current, completedOutputs),
     ]);
     for (const finished of completed)
       this.runsTotal.inc({ workflow: finished.workflow_name, status: 'completed' });
@@ -744,6 +768,19 @@ export class RunsService implements OnApplicationShutdown {
       })),
     );
   }
+}
+
+/** A finished run's output: its output template (by default the last step's text) over every step's output. */
+function runOutput(
+  run: { definition: WorkflowDefinition; input: Record<string, unknown> },
+  outputs: Record<string, unknown>,
+): { text: string } {
+  const last = run.definition.steps.at(-1)?.id ?? '';
+  const text = renderTemplate(
+    run.definition.output ?? `\${steps.${last}.output.text}`,
+    scopeOf(run.input, outputs),
+  );
+  return { text: typeof text === 'string' ? text : JSON.stringify(text) };
 }
 
 /** A W3C trace context for one agent call: the run is the trace, each call a span of it. */
