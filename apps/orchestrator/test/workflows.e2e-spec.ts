@@ -76,6 +76,18 @@ describe('orchestrator: workflow definitions', () => {
     expect(second.body.version).toBe(2);
     expect((await call<Stored>('GET', `/workflows/${workflow}`)).body.version).toBe(2);
     expect((await call<Stored>('GET', `/workflows/${workflow}?version=1`)).body.version).toBe(1);
+    // A run takes the latest version, with its steps ready or waiting on their dependencies.
+    const run = await call<{ version: number; steps: Array<{ stepId: string; status: string }> }>(
+      'POST',
+      `/workflows/${workflow}/runs`,
+      JSON.stringify({ input: { expression: '1+1', language: 'French' } }),
+    );
+    expect(run.status).toBe(202);
+    expect(run.body.version).toBe(2);
+    expect(run.body.steps).toEqual([
+      expect.objectContaining({ stepId: 'calculate', status: 'ready' }),
+      expect.objectContaining({ stepId: 'explain', status: 'pending' }),
+    ]);
     const listed = await call<{ workflows: Stored[] }>('GET', '/workflows');
     expect(
       listed.body.workflows
@@ -134,6 +146,17 @@ describe('orchestrator: workflow definitions', () => {
     await call('PUT', `/workflows/${workflow}`, JSON.stringify(definition));
     expect(
       (await call('GET', `/workflows/${workflow}`, undefined, {}, otherTenantKey)).status,
+    ).toBe(404);
+    expect(
+      (
+        await call(
+          'POST',
+          `/workflows/${workflow}/runs`,
+          JSON.stringify({ input: {} }),
+          {},
+          otherTenantKey,
+        )
+      ).status,
     ).toBe(404);
     const theirs = await call<Stored>(
       'PUT',

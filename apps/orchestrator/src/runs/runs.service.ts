@@ -18,7 +18,6 @@ import type { Counter, Gauge, Histogram } from 'prom-client';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import type { WorkflowDefinition, WorkflowStep } from '../workflows/workflow-definition.js';
-import { WorkflowsService } from '../workflows/workflows.service.js';
 import { AgentCaller, type AgentAnswer } from './agent-caller.js';
 import {
   AgentSelector,
@@ -40,6 +39,36 @@ const START_RUN = new PreparedStatement<{ id: string; created_at: Date }>(
       FROM run, unnest($6::text[], $7::text[], $8::int[]) AS s(step_id, status, remaining_deps)
     )
     SELECT id, created_at FROM run`,
+);
+
+/**
+ * A run of a stored workflow's latest version, in one statement: the lookup
+ * of the definition, the run and its steps (ready when they depend on
+ * nothing). No row: the tenant has no such workflow.
+ */
+const START_STORED_RUN = new PreparedStatement<{
+  id: string;
+  created_at: Date;
+  version: number;
+  definition: WorkflowDefinition;
+}>(
+  'orchestrator.start-stored-run',
+  `WITH workflow AS (
+      SELECT version, definition FROM workflow_definitions
+      WHERE tenant_id = $1 AND name = $2 ORDER BY version DESC LIMIT 1
+    ), run AS (
+      INSERT INTO workflow_runs (tenant_id, workflow_name, workflow_version, definition, input, status, remaining_steps)
+      SELECT $1, $2, version, definition, $3, 'running', jsonb_array_length(definition->'steps') FROM workflow
+      RETURNING id, created_at, workflow_version, definition
+    ), steps AS (
+      INSERT INTO step_runs (run_id, tenant_id, step_id, status, remaining_deps)
+      SELECT run.id, $1, s.step->>'id', CASE WHEN s.deps > 0 THEN 'pending' ELSE 'ready' END, s.deps
+      FROM run, LATERAL (
+        SELECT step, CASE jsonb_typeof(step->'dependsOn') WHEN 'array' THEN jsonb_array_length(step->'dependsOn') ELSE 0 END AS deps
+        FROM jsonb_array_elements(run.definition->'steps') AS step
+      ) AS s
+    )
+    SELECT id, created_at, workflow_version AS version, definition FROM run`,
 );
 
 // One round trip: claim the step, and read what its input template may refer to.
@@ -218,7 +247,6 @@ export class RunsService implements OnApplicationShutdown {
 
   constructor(
     private readonly dataSource: DataSource,
-    private readonly workflows: WorkflowsService,
     private readonly producer: JobProducer,
     @Inject(ConfigService) config: PlatformConfigService,
     @InjectMetric(MetricName.WorkflowRuns)
@@ -242,13 +270,24 @@ export class RunsService implements OnApplicationShutdown {
     this.selector.shutdown();
   }
 
+  /** Starts a run of the latest version of a stored workflow. */
   async start(
     auth: AuthContext,
     workflowName: string,
     input: Record<string, unknown>,
   ): Promise<RunView> {
-    const workflow = await this.workflows.get(auth, workflowName);
-    return this.startDefinition(auth, workflow, input);
+    const [run] = await START_STORED_RUN.rows(this.dataSource, [
+      auth.tenantId,
+      workflowName,
+      input,
+    ]);
+    if (run === undefined) throw new NotFoundException(`No workflow "${workflowName}"`);
+    return this.started(
+      auth,
+      { name: workflowName, version: run.version, definition: run.definition },
+      input,
+      run,
+    );
   }
 
   /** Starts a run of a stored version, or of a plan made for one request (version 0). */
@@ -258,8 +297,6 @@ export class RunsService implements OnApplicationShutdown {
     input: Record<string, unknown>,
   ): Promise<RunView> {
     const definition = workflow.definition;
-    const statusOf = (step: WorkflowStep) =>
-      step.dependsOn?.length ? StepRunStatus.Pending : StepRunStatus.Ready;
     // The run and its steps in one statement (atomic, one round trip).
     const [run] = await START_RUN.rows(this.dataSource, [
       auth.tenantId,
@@ -272,6 +309,17 @@ export class RunsService implements OnApplicationShutdown {
       definition.steps.map((step) => step.dependsOn?.length ?? 0),
       definition.steps.length,
     ]);
+    return this.started(auth, workflow, input, run);
+  }
+
+  /** A run just written: its first steps are enqueued, and it is returned as written (no read back). */
+  private async started(
+    auth: AuthContext,
+    workflow: { name: string; version: number; definition: WorkflowDefinition },
+    input: Record<string, unknown>,
+    run: { id: string; created_at: Date },
+  ): Promise<RunView> {
+    const definition = workflow.definition;
     this.runsTotal.inc({ workflow: workflow.name, status: 'started' });
     await this.enqueue(
       auth.tenantId,
@@ -279,7 +327,6 @@ export class RunsService implements OnApplicationShutdown {
       definition.steps.filter((step) => !step.dependsOn?.length).map((step) => step.id),
       1,
     );
-    // The run as just written: no need to read it back.
     return {
       id: run.id,
       workflow: workflow.name,
@@ -768,6 +815,11 @@ export class RunsService implements OnApplicationShutdown {
       })),
     );
   }
+}
+
+/** A step with dependencies waits for them; the others are ready at once. */
+function statusOf(step: WorkflowStep): StepRunStatus {
+  return step.dependsOn?.length ? StepRunStatus.Pending : StepRunStatus.Ready;
 }
 
 /** A finished run's output: its output template (by default the last step's text) over every step's output. */
