@@ -72,7 +72,7 @@ const START_STORED_RUN = new PreparedStatement<{
 );
 
 // One round trip: claim the step, and read what its input template may refer to.
-const CLAIM_STEP = new PreparedStatement<{
+export const CLAIM_STEP = new PreparedStatement<{
   definition: WorkflowDefinition;
   input: Record<string, unknown>;
   task_id: string | null;
@@ -100,7 +100,7 @@ const CLAIM_STEP = new PreparedStatement<{
  * them, and how many steps the run has, so that finishing the run rarely
  * needs to read them.
  */
-const COMPLETE_LEAF = new PreparedStatement<{
+export const COMPLETE_LEAF = new PreparedStatement<{
   remaining_steps: number;
   finished: boolean;
   workflow_name: string;
@@ -132,7 +132,7 @@ const COMPLETE_LEAF = new PreparedStatement<{
     FROM counted c`,
 );
 
-const COMPLETE_STEP = new PreparedStatement<{ step_id: string; status: string }>(
+export const COMPLETE_STEP = new PreparedStatement<{ step_id: string; status: string }>(
   'orchestrator.complete-step',
   `WITH done AS (
       UPDATE step_runs SET status = 'completed', output = $3, agent_url = $4, task_id = $5, error = NULL,

@@ -14,7 +14,7 @@ export enum StepRunStatus {
 /** One step of a run: its state, attempts, the agent that served it, timings and output or error. */
 @Entity({ name: 'step_runs' })
 @Index('UQ_step_runs_run_step', ['runId', 'stepId'], { unique: true })
-@Index('IDX_step_runs_status', ['status'])
+@Index('IDX_step_runs_active', ['runId'], { where: `"status" IN ('ready', 'running')` })
 export class StepRunEntity {
   @PrimaryGeneratedColumn('uuid')
   id!: string;

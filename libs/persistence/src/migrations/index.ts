@@ -10,6 +10,7 @@ import { SigningKeys1795700000000 } from './1795700000000-SigningKeys.js';
 import { TaskEvents1795800000000 } from './1795800000000-TaskEvents.js';
 import { RunRemainingSteps1795900000000 } from './1795900000000-RunRemainingSteps.js';
 import { TaskRetention1796000000000 } from './1796000000000-TaskRetention.js';
+import { ActiveStepIndexes1796100000000 } from './1796100000000-ActiveStepIndexes.js';
 
 /** Every migration, oldest first; generated ones are added here by hand. */
 export const MIGRATIONS: Array<new () => MigrationInterface> = [
@@ -24,4 +25,5 @@ export const MIGRATIONS: Array<new () => MigrationInterface> = [
   TaskEvents1795800000000,
   RunRemainingSteps1795900000000,
   TaskRetention1796000000000,
+  ActiveStepIndexes1796100000000,
 ];

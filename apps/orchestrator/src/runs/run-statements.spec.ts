@@ -1,0 +1,138 @@
+import { queryRows } from '@app/persistence';
+import { openTestDataSource, useIsolatedDatabase } from '@app/testing';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import type { DataSource, QueryRunner } from 'typeorm';
+import { CLAIM_STEP, COMPLETE_LEAF, COMPLETE_STEP } from './runs.service.js';
+
+useIsolatedDatabase('run_statements');
+
+interface PlanNode {
+  'Node Type': string;
+  'Index Name'?: string;
+  'Actual Rows'?: number;
+  'Actual Loops'?: number;
+  'Rows Removed by Filter'?: number;
+  'Rows Removed by Index Recheck'?: number;
+  Plans?: PlanNode[];
+}
+
+/** Every row a plan's nodes looked at and dropped: what a statement pays beyond its answer. */
+function rowsDiscarded(node: PlanNode): number {
+  const own =
+    ((node['Rows Removed by Filter'] ?? 0) + (node['Rows Removed by Index Recheck'] ?? 0)) *
+    (node['Actual Loops'] ?? 1);
+  return own + (node.Plans ?? []).reduce((sum, child) => sum + rowsDiscarded(child), 0);
+}
+
+/**
+ * The hot statements of step execution find their run and steps by key,
+ * however many runs are active, also when the planner's statistics were
+ * taken before the current burst of runs (all of them finished then).
+ */
+describe('step statements under a burst of runs (real PostgreSQL)', () => {
+  const ACTIVE = 400;
+  let dataSource: DataSource;
+  const definition = {
+    steps: [
+      { id: 'first', skill: 'echo', input: 'x' },
+      { id: 'second', skill: 'echo', input: 'y', dependsOn: ['first'] },
+    ],
+  };
+
+  const insertRuns = async (count: number, status: string): Promise<string[]> => {
+    const rows = await dataSource.query<Array<{ id: string }>>(
+      `WITH runs AS (
+         INSERT INTO workflow_runs (tenant_id, workflow_name, workflow_version, definition, input, status, remaining_steps)
+         SELECT 'plans', 'two-steps', 1, $1, '{}', $2::varchar, CASE WHEN $2::varchar = 'running' THEN 2 ELSE 0 END
+         FROM generate_series(1, $3) RETURNING id
+       ), steps AS (
+         INSERT INTO step_runs (run_id, tenant_id, step_id, status, remaining_deps, output)
+         SELECT id, 'plans', s.step_id,
+           CASE WHEN $2::varchar = 'running' THEN s.active ELSE 'completed' END,
+           CASE WHEN $2::varchar = 'running' AND s.step_id = 'second' THEN 1 ELSE 0 END,
+           CASE WHEN $2::varchar = 'running' THEN NULL ELSE '{"text": "done"}'::jsonb END
+         FROM runs, (VALUES ('first', 'ready'), ('second', 'pending')) AS s(step_id, active)
+       )
+       SELECT id FROM runs`,
+      [definition, status, count],
+    );
+    return rows.map((row) => row.id);
+  };
+
+  const explain = async (
+    runner: QueryRunner,
+    text: string,
+    values: unknown[],
+  ): Promise<PlanNode> => {
+    const [row] = await runner.manager.query<Array<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>>(
+      `EXPLAIN (ANALYZE, FORMAT JSON) ${text}`,
+      values,
+    );
+    return row['QUERY PLAN'][0].Plan;
+  };
+
+  beforeAll(async () => {
+    dataSource = await openTestDataSource();
+    // Statistics from a quiet time (every run finished), kept while the burst arrives.
+    await dataSource.query('ALTER TABLE workflow_runs SET (autovacuum_enabled = false)');
+    await dataSource.query('ALTER TABLE step_runs SET (autovacuum_enabled = false)');
+    await insertRuns(2_000, 'completed');
+    await dataSource.query('ANALYZE workflow_runs');
+    await dataSource.query('ANALYZE step_runs');
+    await insertRuns(ACTIVE, 'running');
+  });
+
+  afterAll(async () => {
+    await dataSource?.destroy();
+  });
+
+  it('a claim, a completion and a leaf completion each touch their own rows only', async () => {
+    const [runId] = await insertRuns(1, 'running');
+    // Inside a transaction rolled back at the end: EXPLAIN ANALYZE runs the statements.
+    const runner = dataSource.createQueryRunner();
+    await runner.startTransaction();
+    try {
+      const claim = await explain(runner, CLAIM_STEP.text, [runId, 'first', 'plans', 1]);
+      expect(claim['Actual Rows']).toBe(1);
+      expect(rowsDiscarded(claim)).toBeLessThan(10);
+
+      const complete = await explain(runner, COMPLETE_STEP.text, [
+        runId,
+        'first',
+        { text: 'one' },
+        'http://agent',
+        null,
+        ['second'],
+      ]);
+      expect(rowsDiscarded(complete)).toBeLessThan(10);
+
+      await runner.query(
+        `UPDATE step_runs SET status = 'running' WHERE run_id = $1 AND step_id = 'second'`,
+        [runId],
+      );
+      const leaf = await explain(runner, COMPLETE_LEAF.text, [
+        runId,
+        'second',
+        { text: 'two' },
+        'http://agent',
+        null,
+        { text: 'two' },
+      ]);
+      expect(rowsDiscarded(leaf)).toBeLessThan(10);
+      const [run] = await runner.manager.query<Array<{ status: string; remaining_steps: number }>>(
+        'SELECT status, remaining_steps FROM workflow_runs WHERE id = $1',
+        [runId],
+      );
+      expect(run).toEqual({ status: 'completed', remaining_steps: 0 });
+    } finally {
+      await runner.rollbackTransaction();
+      await runner.release();
+    }
+  });
+
+  it('an unknown run claims nothing', async () => {
+    const rows = await queryRows(dataSource, CLAIM_STEP.text, [randomUUID(), 'first', 'plans', 1]);
+    expect(rows).toEqual([]);
+  });
+});
