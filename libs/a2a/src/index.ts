@@ -15,3 +15,4 @@ export * from './push/push.module.js';
 export * from './push/push-delivery.worker.js';
 export * from './push/push-deliveries.controller.js';
 export * from './signing/platform-keys.js';
+export * from './client/http-fetch.js';

@@ -1,4 +1,5 @@
 import { Role, TaskState, type Message, type Part, type Task } from '@a2a-js/sdk';
+import { createHttpFetch } from '@app/a2a';
 import {
   ClientFactory,
   DefaultAgentCardResolver,
@@ -36,10 +37,12 @@ const partsData = (parts: readonly Part[]) =>
 
 /**
  * Calls agents over A2A with the SDK's client, one client per agent, kept
- * (and with it the agent card and keep-alive connections) for later calls.
+ * (and with it the agent card) for later calls, all over one pool of
+ * keep-alive connections.
  */
 export class AgentCaller {
   private readonly clients = new Map<string, Promise<Client>>();
+  private readonly httpFetch = createHttpFetch();
 
   constructor(private readonly apiKey: string) {}
 
@@ -158,10 +161,11 @@ export class AgentCaller {
     let client = this.clients.get(baseUrl);
     if (client === undefined) {
       const key = this.apiKey;
+      const httpFetch = this.httpFetch;
       const fetchImpl: typeof fetch = (input, init) => {
         const headers = new Headers(init?.headers);
         headers.set('Authorization', `Bearer ${key}`);
-        return fetch(input, { ...init, headers });
+        return httpFetch(input, { ...init, headers });
       };
       client = new ClientFactory({
         transports: [
