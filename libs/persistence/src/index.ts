@@ -7,3 +7,4 @@ export * from './migration-runner.js';
 export * from './query-rows.js';
 export * from './persistence.module.js';
 export * from './prepared-statement.js';
+export * from './batched-statement.js';

@@ -3,7 +3,7 @@ import { openTestDataSource, useIsolatedDatabase } from '@app/testing';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import type { DataSource, QueryRunner } from 'typeorm';
-import { CLAIM_STEP, COMPLETE_LEAF, COMPLETE_STEP } from './runs.service.js';
+import { CLAIM_STEPS, COMPLETE_LEAF, COMPLETE_STEP } from './runs.service.js';
 
 useIsolatedDatabase('run_statements');
 
@@ -60,6 +60,12 @@ describe('step statements under a burst of runs (real PostgreSQL)', () => {
     return rows.map((row) => row.id);
   };
 
+  /** The batched claim's parameter: one claim per [run, step], for attempt 1. */
+  const claims = (...steps: Array<[string, string]>): string =>
+    JSON.stringify(
+      steps.map(([run_id, step_id], i) => ({ i, run_id, step_id, tenant_id: 'plans', attempt: 1 })),
+    );
+
   const explain = async (
     runner: QueryRunner,
     text: string,
@@ -93,7 +99,9 @@ describe('step statements under a burst of runs (real PostgreSQL)', () => {
     const runner = dataSource.createQueryRunner();
     await runner.startTransaction();
     try {
-      const claim = await explain(runner, CLAIM_STEP.text, [runId, 'first', 'plans', 1]);
+      const claim = await explain(runner, CLAIM_STEPS.text, [
+        claims([runId, 'first'], [randomUUID(), 'first']),
+      ]);
       expect(claim['Actual Rows']).toBe(1);
       expect(rowsDiscarded(claim)).toBeLessThan(10);
 
@@ -132,7 +140,7 @@ describe('step statements under a burst of runs (real PostgreSQL)', () => {
   });
 
   it('an unknown run claims nothing', async () => {
-    const rows = await queryRows(dataSource, CLAIM_STEP.text, [randomUUID(), 'first', 'plans', 1]);
+    const rows = await queryRows(dataSource, CLAIM_STEPS.text, [claims([randomUUID(), 'first'])]);
     expect(rows).toEqual([]);
   });
 });

@@ -1,6 +1,12 @@
 import type { PlatformConfigService } from '@app/config';
 import { InjectMetric, MetricName } from '@app/metrics';
-import { PreparedStatement, queryRows, StepRunStatus, WorkflowRunStatus } from '@app/persistence';
+import {
+  BatchedStatement,
+  PreparedStatement,
+  queryRows,
+  StepRunStatus,
+  WorkflowRunStatus,
+} from '@app/persistence';
 import { JobName, JobProducer } from '@app/queues';
 import { RegistryClient } from '@app/registry-client';
 import type { AuthContext } from '@app/security';
@@ -71,25 +77,39 @@ const START_STORED_RUN = new PreparedStatement<{
     SELECT id, created_at, workflow_version AS version, definition FROM run`,
 );
 
-// One round trip: claim the step, and read what its input template may refer to.
-export const CLAIM_STEP = new PreparedStatement<{
-  definition: WorkflowDefinition;
-  input: Record<string, unknown>;
-  task_id: string | null;
-  context_id: string | null;
-  agent_url: string | null;
-  call_context_id: string | null;
-  resume_input: unknown;
-  outputs: Record<string, unknown> | null;
-}>(
-  'orchestrator.claim-step',
-  `UPDATE step_runs s SET status = 'running', attempt = $4, started_at = now()
-    FROM workflow_runs r
-    WHERE s.run_id = $1 AND s.step_id = $2 AND s.tenant_id = $3 AND s.status = 'ready' AND r.id = s.run_id AND r.status = 'running'
-    RETURNING r.definition, r.input, s.task_id, s.context_id, s.agent_url, s.call_context_id, s.resume_input,
+/**
+ * Claims steps for their attempts, and reads what each one's input template
+ * may refer to; the claims made at the same moment share one statement
+ * (ordered by run and step, the order of the rows they lock). No row: the
+ * step is taken, finished, or its run is over.
+ */
+export const CLAIM_STEPS = new BatchedStatement<
+  { run_id: string; step_id: string; tenant_id: string; attempt: number },
+  {
+    i: number;
+    definition: WorkflowDefinition;
+    input: Record<string, unknown>;
+    task_id: string | null;
+    context_id: string | null;
+    agent_url: string | null;
+    call_context_id: string | null;
+    resume_input: unknown;
+    outputs: Record<string, unknown> | null;
+  }
+>(
+  'orchestrator.claim-steps',
+  `UPDATE step_runs s SET status = 'running', attempt = c.attempt, started_at = now()
+    FROM jsonb_to_recordset($1::jsonb) AS c(i int, run_id uuid, step_id varchar, tenant_id varchar, attempt int),
+      workflow_runs r
+    WHERE s.run_id = c.run_id AND s.step_id = c.step_id AND s.tenant_id = c.tenant_id AND s.status = 'ready'
+      AND r.id = s.run_id AND r.status = 'running'
+    RETURNING c.i, r.definition, r.input, s.task_id, s.context_id, s.agent_url, s.call_context_id, s.resume_input,
       (SELECT jsonb_object_agg(done.step_id, done.output) FROM step_runs done
        WHERE done.run_id = s.run_id AND done.status = 'completed') AS outputs`,
+  (a, b) => a.run_id.localeCompare(b.run_id) || a.step_id.localeCompare(b.step_id),
 );
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Completes a leaf and counts it off its run. Given the run's output ($6,
@@ -484,7 +504,15 @@ export class RunsService implements OnApplicationShutdown {
     stepId: string,
     attempt: number,
   ): Promise<void> {
-    const [claimed] = await CLAIM_STEP.rows(this.dataSource, [runId, stepId, tenantId, attempt]);
+    // A job naming no run that can exist (not a UUID) has nothing to claim.
+    const [claimed] = UUID.test(runId)
+      ? await CLAIM_STEPS.rows(this.dataSource, {
+          run_id: runId,
+          step_id: stepId,
+          tenant_id: tenantId,
+          attempt,
+        })
+      : [];
     // Already taken, finished, or its run is over: nothing to do for this job.
     if (claimed === undefined) return;
     const step = claimed.definition.steps.find((candidate) => candidate.id === stepId);
