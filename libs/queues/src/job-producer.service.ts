@@ -30,11 +30,12 @@ export class JobProducer {
     >;
   }
 
-  /** Adds many jobs of one name in one round trip. */
+  /** Adds many jobs of one name in one round trip (one job: without a MULTI transaction around it). */
   async enqueueBulk<J extends JobName>(
     name: J,
     jobs: ReadonlyArray<{ payload: JobPayloads[J]; options?: EnqueueOptions }>,
   ): Promise<Array<Job<JobPayloads[J]>>> {
+    if (jobs.length === 1) return [await this.enqueue(name, jobs[0].payload, jobs[0].options)];
     const added = await this.queueFor(name).addBulk(
       jobs.map(({ payload, options }) => ({
         name,
