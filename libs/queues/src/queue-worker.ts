@@ -1,6 +1,6 @@
 import { Logger, type OnApplicationBootstrap, type OnModuleInit } from '@nestjs/common';
 import { WorkerHost } from '@nestjs/bullmq';
-import { UnrecoverableError, type Job } from 'bullmq';
+import { UnrecoverableError, type Job, type Queue } from 'bullmq';
 import type { JobPayloads } from './job-payloads.js';
 import { jobNamesOf, type JobName, type JobsOf, type QueueName } from './queue-names.js';
 
@@ -13,6 +13,8 @@ export type JobHandler<J extends JobName> = (
 export type JobHandlers<Q extends QueueName> = { readonly [J in JobsOf<Q>]: JobHandler<J> };
 
 const claimedQueues = new Set<QueueName>();
+/** How often a repeated job's scheduler is put back, should Redis have lost it. */
+const RESCHEDULE_INTERVAL_MS = 60_000;
 
 /**
  * Base of every processor: it dispatches by job name and lets errors through,
@@ -31,6 +33,7 @@ export abstract class QueueWorker<Q extends QueueName>
   protected readonly logger = new Logger(this.constructor.name);
   protected abstract readonly queue: Q;
   protected abstract readonly handlers: JobHandlers<Q>;
+  private readonly reschedulers: NodeJS.Timeout[] = [];
 
   onModuleInit(): void {
     if (claimedQueues.has(this.queue)) {
@@ -60,8 +63,37 @@ export abstract class QueueWorker<Q extends QueueName>
     return handler(job.data as JobPayloads[JobName], job as Job<JobPayloads[JobName]>);
   }
 
-  /** Lets a later module instance (tests, hot reload) claim the queue again. */
+  /**
+   * Runs job `name` every `everyMs` on `queue` (this worker's), once across
+   * all replicas: a BullMQ job scheduler, upserted now. Redis is transport,
+   * not truth: should it lose the scheduler (flushed, restarted without
+   * persistence), the scheduler is put back within a minute.
+   */
+  protected async repeat<J extends JobsOf<Q>>(
+    queue: Queue,
+    schedulerId: string,
+    everyMs: number,
+    name: J,
+    data: () => JobPayloads[J],
+  ): Promise<void> {
+    const upsert = () =>
+      queue.upsertJobScheduler(
+        schedulerId,
+        { every: everyMs },
+        { name, data: data(), opts: { removeOnComplete: true, removeOnFail: 100 } },
+      );
+    await upsert();
+    const rescheduler = setInterval(
+      () => void upsert().catch(() => undefined),
+      RESCHEDULE_INTERVAL_MS,
+    );
+    rescheduler.unref();
+    this.reschedulers.push(rescheduler);
+  }
+
+  /** Stops rescheduling; lets a later module instance (tests, hot reload) claim the queue again. */
   onApplicationShutdown(): void {
+    for (const rescheduler of this.reschedulers.splice(0)) clearInterval(rescheduler);
     claimedQueues.delete(this.queue);
   }
 }

@@ -3,7 +3,7 @@ import { InjectMetric, MetricName } from '@app/metrics';
 import { queryRows } from '@app/persistence';
 import { JobName, JobProducer, QueueName, QueueWorker, type JobHandlers } from '@app/queues';
 import { InjectQueue, Processor } from '@nestjs/bullmq';
-import { Inject, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { Queue } from 'bullmq';
 import type { Gauge } from 'prom-client';
@@ -14,7 +14,6 @@ import { indexCard, searchVectorSql } from '../registrations/card-index.js';
 import { RegistrationsService } from '../registrations/registrations.service.js';
 
 const SWEEP_SCHEDULER = 'registry-sweep';
-const RESCHEDULE_INTERVAL_MS = 60_000;
 
 /**
  * Keeps the registry true: every probe interval a sweep marks instances
@@ -24,12 +23,8 @@ const RESCHEDULE_INTERVAL_MS = 60_000;
  * latency. An instance that fails its probe leaves discovery until it answers.
  */
 @Processor(QueueName.AgentProbes, { concurrency: 16 })
-export class AgentProbeWorker
-  extends QueueWorker<QueueName.AgentProbes>
-  implements OnApplicationBootstrap
-{
+export class AgentProbeWorker extends QueueWorker<QueueName.AgentProbes> {
   protected readonly queue = QueueName.AgentProbes;
-  private rescheduler?: NodeJS.Timeout;
   protected readonly handlers: JobHandlers<QueueName.AgentProbes> = {
     [JobName.ExpireHeartbeats]: () => this.sweep(),
     [JobName.ProbeAgentInstance]: ({ registrationId }) => this.probe(registrationId),
@@ -49,31 +44,12 @@ export class AgentProbeWorker
 
   override async onApplicationBootstrap(): Promise<void> {
     await super.onApplicationBootstrap();
-    await this.schedule();
-    // Redis is transport, not truth: if it lost the scheduler (flushed, restarted
-    // without persistence), the next upsert brings the sweep back.
-    this.rescheduler = setInterval(
-      () => void this.schedule().catch(() => undefined),
-      RESCHEDULE_INTERVAL_MS,
-    );
-    this.rescheduler.unref();
-  }
-
-  override onApplicationShutdown(): void {
-    if (this.rescheduler) clearInterval(this.rescheduler);
-    super.onApplicationShutdown();
-  }
-
-  private async schedule(): Promise<void> {
-    const every = this.config.get('registry', { infer: true }).probeIntervalSeconds * 1000;
-    await this.probes.upsertJobScheduler(
+    await this.repeat(
+      this.probes,
       SWEEP_SCHEDULER,
-      { every },
-      {
-        name: JobName.ExpireHeartbeats,
-        data: { scheduledAt: new Date().toISOString() },
-        opts: { removeOnComplete: true, removeOnFail: 100 },
-      },
+      this.config.get('registry', { infer: true }).probeIntervalSeconds * 1000,
+      JobName.ExpireHeartbeats,
+      () => ({ scheduledAt: new Date().toISOString() }),
     );
   }
 

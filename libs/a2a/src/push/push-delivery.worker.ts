@@ -4,7 +4,7 @@ import { InjectMetric, MetricName } from '@app/metrics';
 import { JobName, QueueName, QueueWorker, type JobHandlers, type JobPayloads } from '@app/queues';
 import { OutboundRequestFailed, OutboundRequestRefused, outboundRequest } from '@app/security';
 import { InjectQueue, Processor } from '@nestjs/bullmq';
-import { Inject, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { UnrecoverableError, type Queue } from 'bullmq';
 import { createHash } from 'node:crypto';
@@ -22,7 +22,6 @@ const MAX_RESPONSE_BYTES = 64 * 1024;
 /** Answers that mean "try again later"; any other 4xx will not change on retry. */
 const RETRYABLE_CLIENT_ERRORS = new Set([408, 409, 425, 429]);
 const RETENTION_SCHEDULER = 'a2a-retention';
-const RESCHEDULE_INTERVAL_MS = 60_000;
 
 type Delivery = JobPayloads[JobName.DeliverPushNotification];
 
@@ -37,16 +36,12 @@ type Delivery = JobPayloads[JobName.DeliverPushNotification];
  * retention sweep, which this queue also carries, removes it.
  */
 @Processor(QueueName.PushDeliveries, { concurrency: 32 })
-export class PushDeliveryWorker
-  extends QueueWorker<QueueName.PushDeliveries>
-  implements OnApplicationBootstrap
-{
+export class PushDeliveryWorker extends QueueWorker<QueueName.PushDeliveries> {
   protected readonly queue = QueueName.PushDeliveries;
   protected readonly handlers: JobHandlers<QueueName.PushDeliveries> = {
     [JobName.DeliverPushNotification]: (delivery) => this.deliver(delivery),
     [JobName.PruneA2aHistory]: () => this.retention.sweep(),
   };
-  private rescheduler?: NodeJS.Timeout;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -61,31 +56,13 @@ export class PushDeliveryWorker
 
   override async onApplicationBootstrap(): Promise<void> {
     await super.onApplicationBootstrap();
-    await this.schedule();
-    // Redis is transport, not truth: a flushed Redis gets the sweep back within a minute.
-    this.rescheduler = setInterval(
-      () => void this.schedule().catch(() => undefined),
-      RESCHEDULE_INTERVAL_MS,
-    );
-    this.rescheduler.unref();
-  }
-
-  override onApplicationShutdown(): void {
-    if (this.rescheduler) clearInterval(this.rescheduler);
-    super.onApplicationShutdown();
-  }
-
-  /** One sweep per interval across all replicas: the scheduler is one per queue. */
-  private async schedule(): Promise<void> {
-    const every = this.config.get('a2a', { infer: true }).retention.intervalSeconds * 1000;
-    await this.jobs.upsertJobScheduler(
+    // One sweep per interval across all replicas.
+    await this.repeat(
+      this.jobs,
       RETENTION_SCHEDULER,
-      { every },
-      {
-        name: JobName.PruneA2aHistory,
-        data: { scheduledAt: new Date().toISOString() },
-        opts: { removeOnComplete: true, removeOnFail: 100 },
-      },
+      this.config.get('a2a', { infer: true }).retention.intervalSeconds * 1000,
+      JobName.PruneA2aHistory,
+      () => ({ scheduledAt: new Date().toISOString() }),
     );
   }
 
