@@ -111,6 +111,12 @@ export const CLAIM_STEPS = new BatchedStatement<
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** Completes a step still held by this attempt (running); its run id when it did. */
+const COMPLETE_THIS_STEP = `
+      UPDATE step_runs SET status = 'completed', output = $3, agent_url = $4, task_id = $5, error = NULL,
+        call_context_id = NULL, completed_at = now()
+      WHERE run_id = $1 AND step_id = $2 AND status = 'running' RETURNING run_id`;
+
 /**
  * Completes a leaf and counts it off its run. Given the run's output ($6,
  * rendered beforehand when every other step had completed by the time this
@@ -128,10 +134,7 @@ export const COMPLETE_LEAF = new PreparedStatement<{
   steps: number | null;
 }>(
   'orchestrator.complete-leaf',
-  `WITH done AS (
-      UPDATE step_runs SET status = 'completed', output = $3, agent_url = $4, task_id = $5, error = NULL,
-        call_context_id = NULL, completed_at = now()
-      WHERE run_id = $1 AND step_id = $2 AND status = 'running' RETURNING run_id),
+  `WITH done AS (${COMPLETE_THIS_STEP}),
     counted AS (
       UPDATE workflow_runs r SET remaining_steps = r.remaining_steps - 1,
         status = CASE WHEN $6::jsonb IS NOT NULL AND r.remaining_steps = 1 AND r.status = 'running'
@@ -154,10 +157,7 @@ export const COMPLETE_LEAF = new PreparedStatement<{
 
 export const COMPLETE_STEP = new PreparedStatement<{ step_id: string; status: string }>(
   'orchestrator.complete-step',
-  `WITH done AS (
-      UPDATE step_runs SET status = 'completed', output = $3, agent_url = $4, task_id = $5, error = NULL,
-        call_context_id = NULL, completed_at = now()
-      WHERE run_id = $1 AND step_id = $2 AND status = 'running' RETURNING run_id),
+  `WITH done AS (${COMPLETE_THIS_STEP}),
     counted AS (
       UPDATE workflow_runs r SET remaining_steps = r.remaining_steps - 1 FROM done WHERE r.id = done.run_id)
     UPDATE step_runs s SET remaining_deps = s.remaining_deps - 1,
