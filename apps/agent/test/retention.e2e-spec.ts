@@ -39,10 +39,10 @@ describe('retention of what finished tasks leave behind', () => {
   const taskExists = async (taskId: string): Promise<boolean> =>
     (await dataSource.query<unknown[]>('SELECT 1 FROM a2a_tasks WHERE id = $1', [taskId])).length >
     0;
-  /** Moves a task's last status change into the past, as if that much time had gone by. */
+  /** Moves a task's last write into the past, as if that much time had gone by. */
   const age = (taskId: string, seconds: number) =>
     dataSource.query(
-      `UPDATE a2a_tasks SET status_timestamp = now() - make_interval(secs => $2) WHERE id = $1`,
+      `UPDATE a2a_tasks SET updated_at = now() - make_interval(secs => $2) WHERE id = $1`,
       [taskId, seconds],
     );
   const failedDeliveries = async (taskId: string): Promise<PushDeliveryView[]> => {

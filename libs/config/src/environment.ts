@@ -337,15 +337,15 @@ export class Environment {
 
   /**
    * The event log of a task that reached a terminal state is kept this long
-   * after its last status change (streams and replays need it no more; the
-   * task itself, with its history, stays).
+   * after it finished (its last write): streams and replays need it no more,
+   * and the task itself, with its history, stays.
    */
   @Transform(toInteger)
   @IsInt()
   @Min(1)
   A2A_TASK_EVENTS_RETENTION_SECONDS = 86_400;
 
-  /** Tasks in a terminal state are deleted (with their push configs) this long after their last status change; 0 keeps them. */
+  /** Tasks in a terminal state are deleted (with their push configs) this long after they finished; 0 keeps them. */
   @Transform(toInteger)
   @IsInt()
   @Min(0)

@@ -66,14 +66,14 @@ export class A2aRetention {
     return result;
   }
 
-  /** Events of tasks that finished more than `seconds` ago. */
+  /** Events of tasks that finished (were last written) more than `seconds` ago. */
   private async pruneTaskEvents(seconds: number): Promise<number> {
     return this.inBatches(async () => {
       const rows = await queryRows<{ task_id: string }>(
         this.dataSource,
         `DELETE FROM a2a_task_events WHERE task_id IN (
            SELECT t.id FROM a2a_tasks t
-           WHERE t.state IN (${FINISHED}) AND t.status_timestamp < now() - make_interval(secs => $1)
+           WHERE t.state IN (${FINISHED}) AND t.updated_at < now() - make_interval(secs => $1)
              AND EXISTS (SELECT 1 FROM a2a_task_events e WHERE e.task_id = t.id)
            LIMIT $2)
          RETURNING task_id`,
@@ -83,14 +83,14 @@ export class A2aRetention {
     });
   }
 
-  /** Tasks that finished more than `seconds` ago, with their events and push configs. */
+  /** Tasks that finished (were last written) more than `seconds` ago, with their events and push configs. */
   private async pruneTasks(seconds: number): Promise<number> {
     return this.inBatches(async () => {
       const rows = await queryRows<{ id: string }>(
         this.dataSource,
         `WITH doomed AS (
            SELECT id FROM a2a_tasks
-           WHERE state IN (${FINISHED}) AND status_timestamp < now() - make_interval(secs => $1)
+           WHERE state IN (${FINISHED}) AND updated_at < now() - make_interval(secs => $1)
            LIMIT $2 FOR UPDATE SKIP LOCKED
          ), events AS (
            DELETE FROM a2a_task_events WHERE task_id IN (SELECT id FROM doomed)

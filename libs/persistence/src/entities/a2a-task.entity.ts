@@ -8,7 +8,7 @@ import { Column, CreateDateColumn, Entity, Index, PrimaryColumn, UpdateDateColum
 @Entity({ name: 'a2a_tasks' })
 @Index('IDX_a2a_tasks_listing', ['tenantId', 'owner', 'agent', 'statusTimestamp', 'id'])
 @Index('IDX_a2a_tasks_context', ['tenantId', 'owner', 'agent', 'contextId'])
-@Index('IDX_a2a_tasks_finished', ['statusTimestamp'], {
+@Index('IDX_a2a_tasks_finished', ['updatedAt'], {
   where: `"state" IN ('TASK_STATE_COMPLETED', 'TASK_STATE_FAILED', 'TASK_STATE_CANCELED', 'TASK_STATE_REJECTED')`,
 })
 export class A2aTaskEntity {
