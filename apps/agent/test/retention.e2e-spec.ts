@@ -175,6 +175,15 @@ describe('retention of what finished tasks leave behind', () => {
     expect(deleted('task_events')).toBeGreaterThanOrEqual(3);
   });
 
+  it('lists only deliveries, never the sweep that shares their queue', async () => {
+    // The sweep's next run waits as a delayed job on the push delivery queue.
+    const response = await fetch(`${app.url}/admin/push-deliveries?state=delayed&limit=500`, {
+      headers: { 'x-api-key': ADMIN_KEY },
+    });
+    const { deliveries } = (await response.json()) as { deliveries: PushDeliveryView[] };
+    expect(deliveries.filter((delivery) => typeof delivery.taskId !== 'string')).toEqual([]);
+  });
+
   it('keeps a failed push delivery visible, then removes it once its retention has passed', async () => {
     const task = await finished(math, userMessage('Calculate 4*4'), webhookUrl);
     let failed: PushDeliveryView[] = [];

@@ -77,7 +77,11 @@ export class PushDeliveriesController {
       throw new BadRequestException('limit must be an integer between 1 and 500');
     }
     const jobs = await this.queue.getJobs([state], 0, size - 1);
-    return { deliveries: await Promise.all(jobs.filter(Boolean).map(viewOf)) };
+    // The queue also carries the retention sweep: only deliveries are listed.
+    const deliveries = jobs.filter(
+      (job) => job?.name === (JobName.DeliverPushNotification as string),
+    );
+    return { deliveries: await Promise.all(deliveries.map(viewOf)) };
   }
 
   @Get(':id')
