@@ -65,28 +65,31 @@ export abstract class QueueWorker<Q extends QueueName>
 
   /**
    * Runs job `name` every `everyMs` on `queue` (this worker's), once across
-   * all replicas: a BullMQ job scheduler, upserted now. Redis is transport,
-   * not truth: should it lose the scheduler (flushed, restarted without
-   * persistence), the scheduler is put back within a minute.
+   * all replicas: a BullMQ job scheduler, upserted as soon as Redis answers
+   * (start-up never waits for it: an app without Redis still starts and says
+   * so on /ready). Redis is transport, not truth: should it lose the
+   * scheduler (flushed, restarted without persistence), the scheduler is put
+   * back within a minute.
    */
-  protected async repeat<J extends JobsOf<Q>>(
+  protected repeat<J extends JobsOf<Q>>(
     queue: Queue,
     schedulerId: string,
     everyMs: number,
     name: J,
     data: () => JobPayloads[J],
-  ): Promise<void> {
+  ): void {
     const upsert = () =>
-      queue.upsertJobScheduler(
-        schedulerId,
-        { every: everyMs },
-        { name, data: data(), opts: { removeOnComplete: true, removeOnFail: 100 } },
-      );
-    await upsert();
-    const rescheduler = setInterval(
-      () => void upsert().catch(() => undefined),
-      RESCHEDULE_INTERVAL_MS,
-    );
+      void queue
+        .upsertJobScheduler(
+          schedulerId,
+          { every: everyMs },
+          { name, data: data(), opts: { removeOnComplete: true, removeOnFail: 100 } },
+        )
+        .catch((error: Error) =>
+          this.logger.warn(`Scheduling "${name}" on "${this.queue}" failed: ${error.message}`),
+        );
+    upsert();
+    const rescheduler = setInterval(upsert, RESCHEDULE_INTERVAL_MS);
     rescheduler.unref();
     this.reschedulers.push(rescheduler);
   }

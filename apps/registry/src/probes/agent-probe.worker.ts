@@ -44,7 +44,7 @@ export class AgentProbeWorker extends QueueWorker<QueueName.AgentProbes> {
 
   override async onApplicationBootstrap(): Promise<void> {
     await super.onApplicationBootstrap();
-    await this.repeat(
+    this.repeat(
       this.probes,
       SWEEP_SCHEDULER,
       this.config.get('registry', { infer: true }).probeIntervalSeconds * 1000,

@@ -57,7 +57,7 @@ export class PushDeliveryWorker extends QueueWorker<QueueName.PushDeliveries> {
   override async onApplicationBootstrap(): Promise<void> {
     await super.onApplicationBootstrap();
     // One sweep per interval across all replicas.
-    await this.repeat(
+    this.repeat(
       this.jobs,
       RETENTION_SCHEDULER,
       this.config.get('a2a', { infer: true }).retention.intervalSeconds * 1000,
