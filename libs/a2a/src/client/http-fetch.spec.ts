@@ -67,6 +67,14 @@ describe('createHttpFetch (against a real HTTP server)', () => {
     expect(sockets.size - before).toBeLessThanOrEqual(1);
   });
 
+  it('waits for a slow answer longer than the idle timeout of its connection', async () => {
+    const shortIdle = createHttpFetch({ idleTimeoutMs: 100 });
+    routes.set('/slow-answer', (_request, _body, response) => {
+      setTimeout(() => response.end('late'), 400);
+    });
+    expect(await (await shortIdle(`${base}/slow-answer`)).text()).toBe('late');
+  });
+
   it('gives error answers as responses, with their body', async () => {
     routes.set('/missing', (_request, _body, response) => {
       response.writeHead(404, { 'content-type': 'text/plain' });
