@@ -10,6 +10,8 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { OrchestratorModule } from '../src/orchestrator.module.js';
 import { RunReconciler } from '../src/runs/run-reconciler.js';
 import { StepWorker } from '../src/runs/step.worker.js';
@@ -195,6 +197,63 @@ describe('orchestrator: workflow runs against real agents', () => {
     const after = await call<Run>('GET', `/runs/${done.body.id}`);
     expect(after.body.status).toBe('completed');
     expect(after.body.output?.text).toBe('said: hello you');
+  });
+
+  it('retries a step whose agent fails twice, and the third attempt completes the run', async () => {
+    // The echo agent behind a proxy that answers 503 to the first two calls (its card is
+    // rewritten to point at the proxy, so that every call goes through it).
+    const target = new URL(`${agents.url}/agents/echo`);
+    let calls = 0;
+    const proxy = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+      request.on('end', () => {
+        void (async () => {
+          const card = request.url?.endsWith('/.well-known/agent-card.json') === true;
+          if (!card && ++calls <= 2) {
+            response.writeHead(503, { 'content-type': 'text/plain' }).end('try again later');
+            return;
+          }
+          const forwarded = await fetch(`${target.origin}${request.url ?? '/'}`, {
+            method: request.method,
+            headers: Object.fromEntries(
+              Object.entries(request.headers).filter(
+                ([name, value]) => typeof value === 'string' && name !== 'host',
+              ) as Array<[string, string]>,
+            ),
+            body: request.method === 'GET' ? undefined : body,
+          });
+          const text = await forwarded.text();
+          response
+            .writeHead(forwarded.status, {
+              'content-type': forwarded.headers.get('content-type') ?? 'application/json',
+            })
+            .end(card ? text.replaceAll(target.host, `127.0.0.1:${port}`) : text);
+        })();
+      });
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const port = (proxy.address() as AddressInfo).port;
+    try {
+      const name = await define({
+        steps: [
+          {
+            id: 'flaky',
+            agentUrl: `http://127.0.0.1:${port}/agents/echo`,
+            input: 'hello ${input.word}',
+            retry: { attempts: 3, backoffMs: 50 },
+          },
+        ],
+      });
+      const result = await run(name, { word: 'again' });
+      expect(result.body.status).toBe('completed');
+      expect(result.body.steps[0]).toMatchObject({ status: 'completed', attempt: 3 });
+      expect(result.body.output?.text).toContain('hello again');
+      expect(calls).toBe(3);
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    }
   });
 
   it('retries a failing step, then fails the run with the reason, cancelling what had not run', async () => {
