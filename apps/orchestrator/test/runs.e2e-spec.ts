@@ -199,6 +199,35 @@ describe('orchestrator: workflow runs against real agents', () => {
     expect(after.body.output?.text).toBe('said: hello you');
   });
 
+  it('the reconciler queues again a ready step whose job already finished (a claim the database lost)', async () => {
+    const name = await define({
+      steps: [{ id: 'only', agentUrl: `${agents.url}/agents/echo`, input: 'again ${input.who}' }],
+    });
+    const done = await run(name, { who: 'me' });
+    expect(done.body.status).toBe('completed');
+    // What PostgreSQL holds after a crash lost the step's claim and completion: the step
+    // ready for its first attempt, while the job of that attempt has finished in Redis.
+    const dataSource = orchestrator.app.get(DataSource);
+    await dataSource.query(
+      `UPDATE step_runs SET status = 'ready', attempt = 0, output = NULL, agent_url = NULL, task_id = NULL,
+         started_at = NULL, completed_at = NULL WHERE run_id = $1`,
+      [done.body.id],
+    );
+    await dataSource.query(
+      `UPDATE workflow_runs SET status = 'running', output = NULL, completed_at = NULL, remaining_steps = 1
+       WHERE id = $1`,
+      [done.body.id],
+    );
+    // Its timer may get there first; either pass queues the step again.
+    await orchestrator.app.get(RunReconciler).reconcile();
+    await waitFor(
+      async () => (await call<Run>('GET', `/runs/${done.body.id}`)).body.status === 'completed',
+      { what: 'the run to complete again', timeoutMs: 10_000 },
+    );
+    const after = await call<Run>('GET', `/runs/${done.body.id}`);
+    expect(after.body.output?.text).toBe(done.body.output?.text);
+  });
+
   it('retries a step whose agent fails twice, and the third attempt completes the run', async () => {
     // The echo agent behind a proxy that answers 503 to the first two calls (its card is
     // rewritten to point at the proxy, so that every call goes through it).

@@ -127,9 +127,11 @@ export class RunReconciler implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   /**
-   * The common case in one round trip: a ready step whose job exists, a
-   * running step whose job is locked by a live worker. Only the others get
-   * the closer (and dearer) look.
+   * The common case in one round trip: a ready step whose job exists and has
+   * not finished, a running step whose job is locked by a live worker. Only
+   * the others get the closer (and dearer) look. A ready step's job can have
+   * finished: its claim found the step not ready, or the database lost the
+   * claim in a crash (claims commit asynchronously, see RunsService).
    */
   private async withLiveJobs(steps: readonly StepRef[]): Promise<boolean[]> {
     if (steps.length === 0) return [];
@@ -138,12 +140,15 @@ export class RunReconciler implements OnApplicationBootstrap, OnApplicationShutd
       const jobKey = this.queue.toKey(
         `${step.run_id}:${step.step_id}:${step.status === 'ready' ? step.attempt + 1 : step.attempt}`,
       );
-      pipeline.exists(step.status === 'ready' ? jobKey : `${jobKey}:lock`);
+      if (step.status === 'ready') pipeline.hmget(jobKey, 'timestamp', 'finishedOn');
+      else pipeline.exists(`${jobKey}:lock`);
     }
     const results = (await pipeline.exec()) ?? [];
     return steps.map((_, index) => {
-      const [error, found] = results[index] ?? [null, 0];
-      return error === null && found === 1;
+      const [error, found] = results[index] ?? [null, null];
+      if (error !== null) return false;
+      if (Array.isArray(found)) return found[0] !== null && found[1] === null;
+      return found === 1;
     });
   }
 
