@@ -84,7 +84,14 @@ const START_STORED_RUN = new PreparedStatement<{
  * step is taken, finished, or its run is over.
  */
 export const CLAIM_STEPS = new BatchedStatement<
-  { run_id: string; step_id: string; tenant_id: string; attempt: number },
+  {
+    run_id: string;
+    step_id: string;
+    tenant_id: string;
+    attempt: number;
+    /** Always ready: a step is claimed only from there. */
+    status: StepRunStatus.Ready;
+  },
   {
     i: number;
     definition: WorkflowDefinition;
@@ -98,10 +105,19 @@ export const CLAIM_STEPS = new BatchedStatement<
   }
 >(
   'orchestrator.claim-steps',
+  // Each claim is found by its key, never through the index of active steps: the planner
+  // thinks that index small when its statistics predate a burst of runs, and it holds the
+  // dead entries of every step that finished since the last vacuum (thousands after a burst).
+  // So the status a claim expects comes with the claim (a literal would let the planner
+  // answer from that index), and the LIMIT tells the planner how many claims there are (it
+  // guesses 100 rows for a set function, enough to prefer one scan of the index to a probe
+  // per claim).
   `UPDATE step_runs s SET status = 'running', attempt = c.attempt, started_at = now()
-    FROM jsonb_to_recordset($1::jsonb) AS c(i int, run_id uuid, step_id varchar, tenant_id varchar, attempt int),
+    FROM (SELECT * FROM jsonb_to_recordset($1::jsonb)
+            AS c(i int, run_id uuid, step_id varchar, tenant_id varchar, attempt int, status varchar)
+          LIMIT jsonb_array_length($1::jsonb)) AS c,
       workflow_runs r
-    WHERE s.run_id = c.run_id AND s.step_id = c.step_id AND s.tenant_id = c.tenant_id AND s.status = 'ready'
+    WHERE s.run_id = c.run_id AND s.step_id = c.step_id AND s.tenant_id = c.tenant_id AND s.status = c.status
       AND r.id = s.run_id AND r.status = 'running'
     RETURNING c.i, r.definition, r.input, s.task_id, s.context_id, s.agent_url, s.call_context_id, s.resume_input,
       (SELECT jsonb_object_agg(done.step_id, done.output) FROM step_runs done
@@ -511,6 +527,7 @@ export class RunsService implements OnApplicationShutdown {
           step_id: stepId,
           tenant_id: tenantId,
           attempt,
+          status: StepRunStatus.Ready,
         })
       : [];
     // Already taken, finished, or its run is over: nothing to do for this job.
