@@ -11,9 +11,10 @@ import pg from 'pg';
 /**
  * `npm run test:chaos`: the whole platform on a PostgreSQL and a Redis of the
  * test's own, with waves of concurrent workflow runs while a worker is
- * SIGKILLed, Redis is flushed, Redis restarts, PostgreSQL restarts and an
- * agent instance is killed. No run may be lost, no non-idempotent step may
- * reach its agent twice, and `/ready` must show each outage and recover.
+ * SIGKILLed, Redis is flushed, Redis restarts, PostgreSQL restarts,
+ * PostgreSQL crashes and an agent instance is killed. No run may be lost, no
+ * non-idempotent step may reach its agent twice, and `/ready` must show each
+ * outage and recover.
  */
 const RUNS_PER_WAVE = Number(process.env.CHAOS_RUNS ?? 100);
 const TENANT = `chaos-${randomUUID().slice(0, 8)}`;
@@ -69,6 +70,11 @@ class PrivatePostgres {
 
   stop(): void {
     pgCommand('pg_ctl', ['-D', join(this.dir, 'data'), '-m', 'fast', '-w', 'stop']);
+  }
+
+  /** What a crash does: every process quits at once, WAL not yet written is lost, recovery follows. */
+  crash(): void {
+    pgCommand('pg_ctl', ['-D', join(this.dir, 'data'), '-m', 'immediate', '-w', 'stop']);
   }
 
   remove(): void {
@@ -279,6 +285,15 @@ describe(`chaos: waves of ${RUNS_PER_WAVE} concurrent workflow runs through outa
     const ids = await wave('restart-postgres');
     await inFlight(ids, 10);
     postgres.stop();
+    await allReady(503);
+    await postgres.start();
+    await allReady(200);
+  });
+
+  it('PostgreSQL crashes: commits not yet written are lost, and the reconciler makes up for them', async () => {
+    const ids = await wave('crash-postgres');
+    await inFlight(ids, 10);
+    postgres.crash();
     await allReady(503);
     await postgres.start();
     await allReady(200);

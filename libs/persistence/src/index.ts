@@ -8,3 +8,4 @@ export * from './query-rows.js';
 export * from './persistence.module.js';
 export * from './prepared-statement.js';
 export * from './batched-statement.js';
+export * from './async-commit.js';

@@ -167,6 +167,65 @@ describe('step statements under a burst of runs (real PostgreSQL)', () => {
     }
   });
 
+  it('claims and completions that leave the run running commit asynchronously, the one that finishes it does not', async () => {
+    /** The commit mode the statement leaves its transaction in (rolled back). */
+    const commitAfter = async (
+      runId: string,
+      text: string,
+      values: unknown[],
+      before?: string,
+    ): Promise<string> => {
+      const runner = dataSource.createQueryRunner();
+      await runner.startTransaction();
+      try {
+        if (before) await runner.query(before, [runId]);
+        await runner.query(text, values);
+        const [row] =
+          await runner.manager.query<Array<{ synchronous_commit: string }>>(
+            'SHOW synchronous_commit',
+          );
+        return row.synchronous_commit;
+      } finally {
+        await runner.rollbackTransaction();
+        await runner.release();
+      }
+    };
+    const [runId] = await insertRuns(1, 'running');
+    const running = `UPDATE step_runs SET status = 'running' WHERE run_id = $1`;
+    const output = { text: 'done' };
+    expect(await commitAfter(runId, CLAIM_STEPS.text, [claims([runId, 'first'])])).toBe('off');
+    expect(
+      await commitAfter(
+        runId,
+        COMPLETE_STEP.text,
+        [runId, 'first', output, 'http://agent', null, ['second']],
+        running,
+      ),
+    ).toBe('off');
+    // A leaf whose run has steps left, or whose caller does not know the run's output.
+    expect(
+      await commitAfter(
+        runId,
+        COMPLETE_LEAF.text,
+        [runId, 'second', output, 'http://agent', null, null],
+        running,
+      ),
+    ).toBe('off');
+    // The leaf that finishes the run: the server's own setting.
+    expect(
+      await commitAfter(
+        runId,
+        COMPLETE_LEAF.text,
+        [runId, 'second', output, 'http://agent', null, output],
+        running,
+      ),
+    ).toBe('on');
+    // Nothing written, nothing changed.
+    expect(await commitAfter(runId, CLAIM_STEPS.text, [claims([randomUUID(), 'first'])])).toBe(
+      'on',
+    );
+  });
+
   it('an unknown run claims nothing', async () => {
     const rows = await queryRows(dataSource, CLAIM_STEPS.text, [claims([randomUUID(), 'first'])]);
     expect(rows).toEqual([]);

@@ -1,6 +1,7 @@
 import type { PlatformConfigService } from '@app/config';
 import { InjectMetric, MetricName } from '@app/metrics';
 import {
+  asyncCommitWhen,
   BatchedStatement,
   PreparedStatement,
   queryRows,
@@ -82,6 +83,17 @@ const START_STORED_RUN = new PreparedStatement<{
  * may refer to; the claims made at the same moment share one statement
  * (ordered by run and step, the order of the rows they lock). No row: the
  * step is taken, finished, or its run is over.
+ *
+ * Claims and the completions of steps that do not finish their run commit
+ * asynchronously (see asyncCommitWhen): the step path waits for no disk
+ * flush. What a crash of PostgreSQL can lose of them, the reconciler
+ * repairs: a lost claim leaves the step ready, a lost completion leaves it
+ * running, and either runs again. That is safe because only idempotent steps
+ * are ever called again blindly: a non-idempotent step records its agent and
+ * call context synchronously before its call (flushing its claim with it),
+ * and an attempt that finds that record asks the agent instead of calling
+ * again. Starting a run, finishing it, failures and answers to questions
+ * commit synchronously: what a client was told stays true.
  */
 export const CLAIM_STEPS = new BatchedStatement<
   {
@@ -121,26 +133,32 @@ export const CLAIM_STEPS = new BatchedStatement<
       AND r.id = s.run_id AND r.status = 'running'
     RETURNING c.i, r.definition, r.input, s.task_id, s.context_id, s.agent_url, s.call_context_id, s.resume_input,
       (SELECT jsonb_object_agg(done.step_id, done.output) FROM step_runs done
-       WHERE done.run_id = s.run_id AND done.status = 'completed') AS outputs`,
+       WHERE done.run_id = s.run_id AND done.status = 'completed') AS outputs,
+      ${asyncCommitWhen()} AS synchronous_commit`,
   (a, b) => a.run_id.localeCompare(b.run_id) || a.step_id.localeCompare(b.step_id),
 );
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** Completes a step still held by this attempt (running); its run id when it did. */
-const COMPLETE_THIS_STEP = `
+/**
+ * Completes a step still held by this attempt (running); its run id when it
+ * did. Commits asynchronously when `asyncWhen` holds (see CLAIM_STEPS).
+ */
+const completeThisStep = (asyncWhen: string) => `
       UPDATE step_runs SET status = 'completed', output = $3, agent_url = $4, task_id = $5, error = NULL,
         call_context_id = NULL, completed_at = now()
-      WHERE run_id = $1 AND step_id = $2 AND status = 'running' RETURNING run_id`;
+      WHERE run_id = $1 AND step_id = $2 AND status = 'running'
+      RETURNING run_id, ${asyncCommitWhen(asyncWhen)} AS synchronous_commit`;
 
 /**
  * Completes a leaf and counts it off its run. Given the run's output ($6,
  * rendered beforehand when every other step had completed by the time this
  * one was claimed), the completion that leaves no step remaining also
- * finishes the run, in the same statement. Without it, a completion that
- * leaves none remaining gets the other steps' outputs as its snapshot saw
- * them, and how many steps the run has, so that finishing the run rarely
- * needs to read them.
+ * finishes the run, in the same statement, and commits synchronously; one
+ * that does not finish the run commits asynchronously. Without it, a
+ * completion that leaves none remaining gets the other steps' outputs as its
+ * snapshot saw them, and how many steps the run has, so that finishing the
+ * run rarely needs to read them.
  */
 export const COMPLETE_LEAF = new PreparedStatement<{
   remaining_steps: number;
@@ -150,7 +168,7 @@ export const COMPLETE_LEAF = new PreparedStatement<{
   steps: number | null;
 }>(
   'orchestrator.complete-leaf',
-  `WITH done AS (${COMPLETE_THIS_STEP}),
+  `WITH done AS (${completeThisStep('$6::jsonb IS NULL')}),
     counted AS (
       UPDATE workflow_runs r SET remaining_steps = r.remaining_steps - 1,
         status = CASE WHEN $6::jsonb IS NOT NULL AND r.remaining_steps = 1 AND r.status = 'running'
@@ -171,9 +189,13 @@ export const COMPLETE_LEAF = new PreparedStatement<{
     FROM counted c`,
 );
 
+/**
+ * Completes a step that has dependents and counts it off them, readying those
+ * it unblocks; commits asynchronously (see CLAIM_STEPS).
+ */
 export const COMPLETE_STEP = new PreparedStatement<{ step_id: string; status: string }>(
   'orchestrator.complete-step',
-  `WITH done AS (${COMPLETE_THIS_STEP}),
+  `WITH done AS (${completeThisStep('true')}),
     counted AS (
       UPDATE workflow_runs r SET remaining_steps = r.remaining_steps - 1 FROM done WHERE r.id = done.run_id)
     UPDATE step_runs s SET remaining_deps = s.remaining_deps - 1,
