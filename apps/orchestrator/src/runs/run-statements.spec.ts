@@ -2,6 +2,7 @@ import { queryRows } from '@app/persistence';
 import { openTestDataSource, useIsolatedDatabase } from '@app/testing';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
+import type { PoolClient } from 'pg';
 import type { DataSource, QueryRunner } from 'typeorm';
 import { CLAIM_STEPS, COMPLETE_LEAF, COMPLETE_STEP } from './runs.service.js';
 
@@ -224,6 +225,36 @@ describe('step statements under a burst of runs (real PostgreSQL)', () => {
     expect(await commitAfter(runId, CLAIM_STEPS.text, [claims([randomUUID(), 'first'])])).toBe(
       'on',
     );
+  });
+
+  it('PostgreSQL keeps generic plans for claims and completions instead of planning each one', async () => {
+    const runner = dataSource.createQueryRunner();
+    const client = (await runner.connect()) as PoolClient;
+    try {
+      for (let n = 0; n < 12; n++) {
+        const [runId] = await insertRuns(1, 'running');
+        await client.query({
+          name: 'claim-under-test',
+          text: CLAIM_STEPS.text,
+          values: [claims([runId, 'first'])],
+        });
+        await client.query({
+          name: 'completion-under-test',
+          text: COMPLETE_STEP.text,
+          values: [runId, 'first', { text: 'one' }, 'http://agent', null, ['second']],
+        });
+      }
+      const { rows } = await client.query<{ name: string; generic_plans: string }>(
+        `SELECT name, generic_plans FROM pg_prepared_statements WHERE name LIKE '%-under-test' ORDER BY name`,
+      );
+      // PostgreSQL plans the first five executions for their parameters, then compares.
+      expect(rows.map((row) => [row.name, Number(row.generic_plans)])).toEqual([
+        ['claim-under-test', 7],
+        ['completion-under-test', 7],
+      ]);
+    } finally {
+      await runner.release();
+    }
   });
 
   it('an unknown run claims nothing', async () => {

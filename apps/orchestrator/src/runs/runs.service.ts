@@ -121,13 +121,16 @@ export const CLAIM_STEPS = new BatchedStatement<
   // thinks that index small when its statistics predate a burst of runs, and it holds the
   // dead entries of every step that finished since the last vacuum (thousands after a burst).
   // So the status a claim expects comes with the claim (a literal would let the planner
-  // answer from that index), and the LIMIT tells the planner how many claims there are (it
+  // answer from that index), and the LIMITs tell the planner how many claims there are: it
   // guesses 100 rows for a set function, enough to prefer one scan of the index to a probe
-  // per claim).
+  // per claim. A custom plan sees the count; a generic plan takes each LIMIT it cannot
+  // evaluate for a tenth of the rows under it, so two bring its guess to one claim, and
+  // PostgreSQL keeps the prepared statement's generic plan instead of planning every claim
+  // again (0.2 ms each).
   `UPDATE step_runs s SET status = 'running', attempt = c.attempt, started_at = now()
-    FROM (SELECT * FROM jsonb_to_recordset($1::jsonb)
+    FROM (SELECT * FROM (SELECT * FROM jsonb_to_recordset($1::jsonb)
             AS c(i int, run_id uuid, step_id varchar, tenant_id varchar, attempt int, status varchar)
-          LIMIT jsonb_array_length($1::jsonb)) AS c,
+          LIMIT jsonb_array_length($1::jsonb)) AS claimed LIMIT jsonb_array_length($1::jsonb)) AS c,
       workflow_runs r
     WHERE s.run_id = c.run_id AND s.step_id = c.step_id AND s.tenant_id = c.tenant_id AND s.status = c.status
       AND r.id = s.run_id AND r.status = 'running'
@@ -200,7 +203,7 @@ export const COMPLETE_STEP = new PreparedStatement<{ step_id: string; status: st
       UPDATE workflow_runs r SET remaining_steps = r.remaining_steps - 1 FROM done WHERE r.id = done.run_id)
     UPDATE step_runs s SET remaining_deps = s.remaining_deps - 1,
       status = CASE WHEN s.remaining_deps = 1 THEN 'ready' ELSE s.status END
-    FROM done WHERE s.run_id = done.run_id AND s.step_id = ANY($6::text[]) AND s.status = 'pending'
+    FROM done WHERE s.run_id = done.run_id AND $6::text[] @> ARRAY[s.step_id::text] AND s.status = 'pending'
     RETURNING s.step_id, s.status`,
 );
 
