@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
 import type { DataSource, QueryRunner } from 'typeorm';
-import { CLAIM_STEPS, COMPLETE_LEAF, COMPLETE_STEP } from './runs.service.js';
+import { CLAIM_STEPS, COMPLETE_LEAF, COMPLETE_STEP, START_RUN } from './runs.service.js';
 
 useIsolatedDatabase('run_statements');
 
@@ -168,7 +168,7 @@ describe('step statements under a burst of runs (real PostgreSQL)', () => {
     }
   });
 
-  it('claims and completions that leave the run running commit asynchronously, the one that finishes it does not', async () => {
+  it('starts, claims and completions that leave the run running commit asynchronously, the one that finishes it does not', async () => {
     /** The commit mode the statement leaves its transaction in (rolled back). */
     const commitAfter = async (
       runId: string,
@@ -194,6 +194,20 @@ describe('step statements under a burst of runs (real PostgreSQL)', () => {
     const [runId] = await insertRuns(1, 'running');
     const running = `UPDATE step_runs SET status = 'running' WHERE run_id = $1`;
     const output = { text: 'done' };
+    // A run starts asynchronously; its caller is answered after the WAL barrier.
+    expect(
+      await commitAfter(runId, START_RUN.text, [
+        'plans',
+        'two-steps',
+        1,
+        definition,
+        {},
+        ['first', 'second'],
+        ['ready', 'pending'],
+        [0, 1],
+        2,
+      ]),
+    ).toBe('off');
     expect(await commitAfter(runId, CLAIM_STEPS.text, [claims([runId, 'first'])])).toBe('off');
     expect(
       await commitAfter(

@@ -3,6 +3,7 @@ import { InjectMetric, MetricName } from '@app/metrics';
 import {
   asyncCommitWhen,
   BatchedStatement,
+  flushWal,
   PreparedStatement,
   queryRows,
   StepRunStatus,
@@ -35,7 +36,12 @@ import {
 } from './agent-selector.js';
 import { renderTemplate, type TemplateScope } from './templates.js';
 
-const START_RUN = new PreparedStatement<{ id: string; created_at: Date }>(
+/**
+ * A run and its steps (ready when they depend on nothing), in one statement.
+ * Commits asynchronously: its first steps are queued at once, while the
+ * caller is answered only after flushWal (see RunsService.started).
+ */
+export const START_RUN = new PreparedStatement<{ id: string; created_at: Date }>(
   'orchestrator.start-run',
   `WITH run AS (
       INSERT INTO workflow_runs (tenant_id, workflow_name, workflow_version, definition, input, status, remaining_steps)
@@ -45,15 +51,16 @@ const START_RUN = new PreparedStatement<{ id: string; created_at: Date }>(
       SELECT run.id, $1, s.step_id, s.status, s.remaining_deps
       FROM run, unnest($6::text[], $7::text[], $8::int[]) AS s(step_id, status, remaining_deps)
     )
-    SELECT id, created_at FROM run`,
+    SELECT id, created_at, ${asyncCommitWhen()} AS synchronous_commit FROM run`,
 );
 
 /**
  * A run of a stored workflow's latest version, in one statement: the lookup
  * of the definition, the run and its steps (ready when they depend on
- * nothing). No row: the tenant has no such workflow.
+ * nothing). No row: the tenant has no such workflow. Commits asynchronously,
+ * as START_RUN.
  */
-const START_STORED_RUN = new PreparedStatement<{
+export const START_STORED_RUN = new PreparedStatement<{
   id: string;
   created_at: Date;
   version: number;
@@ -75,7 +82,9 @@ const START_STORED_RUN = new PreparedStatement<{
         FROM jsonb_array_elements(run.definition->'steps') AS step
       ) AS s
     )
-    SELECT id, created_at, workflow_version AS version, definition FROM run`,
+    SELECT id, created_at, workflow_version AS version, definition,
+      ${asyncCommitWhen()} AS synchronous_commit
+    FROM run`,
 );
 
 /**
@@ -373,7 +382,15 @@ export class RunsService implements OnApplicationShutdown {
     return this.started(auth, workflow, input, run);
   }
 
-  /** A run just written: its first steps are enqueued, and it is returned as written (no read back). */
+  /**
+   * A run just written: its first steps are enqueued, and it is returned as
+   * written (no read back). The run was committed asynchronously; it is
+   * returned only once the WAL is flushed, while its first steps already
+   * run. So no caller ever hears of a run that a crash of PostgreSQL could
+   * take back; a first step may run for one that it did take back only if it
+   * is idempotent (a non-idempotent step's record before its call commits
+   * synchronously, flushing the run with it).
+   */
   private async started(
     auth: AuthContext,
     workflow: { name: string; version: number; definition: WorkflowDefinition },
@@ -381,13 +398,16 @@ export class RunsService implements OnApplicationShutdown {
     run: { id: string; created_at: Date },
   ): Promise<RunView> {
     const definition = workflow.definition;
+    await Promise.all([
+      this.enqueue(
+        auth.tenantId,
+        run.id,
+        definition.steps.filter((step) => !step.dependsOn?.length).map((step) => step.id),
+        1,
+      ),
+      flushWal(this.dataSource),
+    ]);
     this.runsTotal.inc({ workflow: workflow.name, status: 'started' });
-    await this.enqueue(
-      auth.tenantId,
-      run.id,
-      definition.steps.filter((step) => !step.dependsOn?.length).map((step) => step.id),
-      1,
-    );
     return {
       id: run.id,
       workflow: workflow.name,

@@ -1,0 +1,73 @@
+import { loadPlatformConfig } from '@app/config';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { asyncCommitWhen, flushWal } from './async-commit.js';
+import { buildDataSourceOptions } from './data-source-options.js';
+
+describe('asynchronous commits and the WAL barrier (real PostgreSQL)', () => {
+  const database = loadPlatformConfig('registry', process.env).database;
+  // A table of this run's own: a temporary one writes no WAL.
+  const table = `wal_probe_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+  let dataSource: DataSource;
+
+  beforeAll(async () => {
+    dataSource = await new DataSource(buildDataSourceOptions(database)).initialize();
+    await dataSource.query(`CREATE TABLE ${table} (id int PRIMARY KEY)`);
+  });
+
+  afterAll(async () => {
+    await dataSource?.query(`DROP TABLE IF EXISTS ${table}`);
+    await dataSource?.destroy();
+  });
+
+  /** Writes one row in a statement that evaluates `expression`; the commit mode it left. */
+  const commitModeOf = async (expression: string): Promise<string> => {
+    const runner = dataSource.createQueryRunner();
+    await runner.startTransaction();
+    try {
+      await runner.query(`INSERT INTO ${table} VALUES (1) RETURNING ${expression}`);
+      const [row] =
+        await runner.manager.query<Array<{ synchronous_commit: string }>>(
+          'SHOW synchronous_commit',
+        );
+      return row.synchronous_commit;
+    } finally {
+      await runner.rollbackTransaction();
+      await runner.release();
+    }
+  };
+
+  it('a statement turns its own transaction asynchronous, when its condition holds', async () => {
+    expect(await commitModeOf(asyncCommitWhen())).toBe('off');
+    expect(await commitModeOf(asyncCommitWhen('1 = 2'))).toBe('on');
+    // The next transaction is back to the server's setting.
+    const [row] =
+      await dataSource.query<Array<{ synchronous_commit: string }>>('SHOW synchronous_commit');
+    expect(row.synchronous_commit).toBe('on');
+  });
+
+  it('flushWal returns once an asynchronous commit made before it is flushed', async () => {
+    await dataSource.query(`INSERT INTO ${table} VALUES (2) RETURNING ${asyncCommitWhen()}`);
+    // Past the commit's record.
+    const [{ lsn }] = await dataSource.query<Array<{ lsn: string }>>(
+      'SELECT pg_current_wal_insert_lsn()::text AS lsn',
+    );
+    await flushWal(dataSource);
+    const [{ flushed }] = await dataSource.query<Array<{ flushed: boolean }>>(
+      'SELECT pg_current_wal_flush_lsn() >= $1::pg_lsn AS flushed',
+      [lsn],
+    );
+    expect(flushed).toBe(true);
+  });
+
+  it('the calls of one turn share one barrier; a later call waits for one of its own', async () => {
+    const calls = Array.from({ length: 20 }, () => flushWal(dataSource));
+    expect(new Set(calls).size).toBe(1);
+    await Promise.all(calls);
+    // Sent before this caller's commits, that barrier would not cover them.
+    const later = flushWal(dataSource);
+    expect(later).not.toBe(calls[0]);
+    await later;
+  });
+});
