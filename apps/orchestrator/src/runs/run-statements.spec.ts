@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
 import type { DataSource, QueryRunner } from 'typeorm';
-import { CLAIM_STEPS, COMPLETE_LEAF, COMPLETE_STEP, START_RUN } from './runs.service.js';
+import { CLAIM_STEPS, COMPLETE_LEAF, COMPLETE_STEP, LIST_RUNS, START_RUN } from './runs.service.js';
 
 useIsolatedDatabase('run_statements');
 
@@ -269,6 +269,44 @@ describe('step statements under a burst of runs (real PostgreSQL)', () => {
     } finally {
       await runner.release();
     }
+  });
+
+  it('a listing reads its page and counts up to the cap, however many runs the tenant has', async () => {
+    await dataSource.query(
+      `INSERT INTO workflow_runs (tenant_id, workflow_name, workflow_version, definition, input, status, remaining_steps, created_at)
+       SELECT 'listing', 'two-steps', 1, $1, '{}', 'completed', 0, now() - n * interval '1 second'
+       FROM generate_series(1, 1000) AS n`,
+      [definition],
+    );
+    const maxRows = (node: PlanNode): number =>
+      Math.max(node['Actual Rows'] ?? 0, ...(node.Plans ?? []).map(maxRows));
+    const runner = dataSource.createQueryRunner();
+    try {
+      const plan = await explain(runner, LIST_RUNS, ['listing', null, null, 20, 40, 100]);
+      // The count stops at the cap and one more; the page reads the runs before it and itself.
+      expect(maxRows(plan)).toBeLessThanOrEqual(101);
+    } finally {
+      await runner.release();
+    }
+    const page = await queryRows<{ total: string; created_at: Date | null }>(
+      dataSource,
+      LIST_RUNS,
+      ['listing', null, null, 20, 40, 100],
+    );
+    expect(page).toHaveLength(20);
+    expect(page.every((row) => row.total === '101')).toBe(true);
+    const times = page.map((row) => row.created_at!.getTime());
+    expect(times).toEqual([...times].sort((a, b) => b - a));
+    // Past the end: the count alone.
+    const past = await queryRows<{ total: string; id: string | null }>(dataSource, LIST_RUNS, [
+      'listing',
+      null,
+      null,
+      20,
+      5_000,
+      10_000,
+    ]);
+    expect(past).toEqual([expect.objectContaining({ total: '1000', id: null })]);
   });
 
   it('an unknown run claims nothing', async () => {

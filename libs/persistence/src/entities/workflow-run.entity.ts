@@ -17,7 +17,7 @@ export enum WorkflowRunStatus {
 
 /** One execution of a workflow version; PostgreSQL is its source of truth, the queue only carries work. */
 @Entity({ name: 'workflow_runs' })
-@Index('IDX_workflow_runs_tenant_created', ['tenantId', 'createdAt'])
+@Index('IDX_workflow_runs_tenant_created', ['tenantId', 'createdAt', 'id'])
 @Index('IDX_workflow_runs_unfinished', ['id'], {
   where: `"status" = 'running' AND "remaining_steps" = 0`,
 })

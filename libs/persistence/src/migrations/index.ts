@@ -11,6 +11,7 @@ import { TaskEvents1795800000000 } from './1795800000000-TaskEvents.js';
 import { RunRemainingSteps1795900000000 } from './1795900000000-RunRemainingSteps.js';
 import { TaskRetention1796000000000 } from './1796000000000-TaskRetention.js';
 import { ActiveStepIndexes1796100000000 } from './1796100000000-ActiveStepIndexes.js';
+import { RunListingIndex1796200000000 } from './1796200000000-RunListingIndex.js';
 
 /** Every migration, oldest first; generated ones are added here by hand. */
 export const MIGRATIONS: Array<new () => MigrationInterface> = [
@@ -26,4 +27,5 @@ export const MIGRATIONS: Array<new () => MigrationInterface> = [
   RunRemainingSteps1795900000000,
   TaskRetention1796000000000,
   ActiveStepIndexes1796100000000,
+  RunListingIndex1796200000000,
 ];
