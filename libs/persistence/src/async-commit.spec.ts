@@ -1,4 +1,5 @@
 import { loadPlatformConfig } from '@app/config';
+import { commitModeAfter } from '@app/testing';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
@@ -22,21 +23,8 @@ describe('asynchronous commits and the WAL barrier (real PostgreSQL)', () => {
   });
 
   /** Writes one row in a statement that evaluates `expression`; the commit mode it left. */
-  const commitModeOf = async (expression: string): Promise<string> => {
-    const runner = dataSource.createQueryRunner();
-    await runner.startTransaction();
-    try {
-      await runner.query(`INSERT INTO ${table} VALUES (1) RETURNING ${expression}`);
-      const [row] =
-        await runner.manager.query<Array<{ synchronous_commit: string }>>(
-          'SHOW synchronous_commit',
-        );
-      return row.synchronous_commit;
-    } finally {
-      await runner.rollbackTransaction();
-      await runner.release();
-    }
-  };
+  const commitModeOf = (expression: string): Promise<string> =>
+    commitModeAfter(dataSource, [[`INSERT INTO ${table} VALUES (1) RETURNING ${expression}`]]);
 
   it('a statement turns its own transaction asynchronous, when its condition holds', async () => {
     expect(await commitModeOf(asyncCommitWhen())).toBe('off');

@@ -33,3 +33,24 @@ export async function waitForLockWait(dataSource: DataSource, statement: string)
     { what: `a statement "${statement}" to wait for a lock` },
   );
 }
+
+/**
+ * The commit mode (`synchronous_commit`) these statements leave their
+ * transaction in: they run in one transaction, rolled back at the end.
+ */
+export async function commitModeAfter(
+  dataSource: DataSource,
+  statements: ReadonlyArray<readonly [text: string, values?: unknown[]]>,
+): Promise<string> {
+  const runner = dataSource.createQueryRunner();
+  await runner.startTransaction();
+  try {
+    for (const [text, values] of statements) await runner.query(text, values);
+    const [row] =
+      await runner.manager.query<Array<{ synchronous_commit: string }>>('SHOW synchronous_commit');
+    return row.synchronous_commit;
+  } finally {
+    await runner.rollbackTransaction();
+    await runner.release();
+  }
+}

@@ -1,5 +1,5 @@
 import { queryRows } from '@app/persistence';
-import { openTestDataSource, useIsolatedDatabase } from '@app/testing';
+import { commitModeAfter, openTestDataSource, useIsolatedDatabase } from '@app/testing';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
@@ -170,27 +170,16 @@ describe('step statements under a burst of runs (real PostgreSQL)', () => {
 
   it('starts, claims and completions that leave the run running commit asynchronously, the one that finishes it does not', async () => {
     /** The commit mode the statement leaves its transaction in (rolled back). */
-    const commitAfter = async (
-      runId: string,
-      text: string,
-      values: unknown[],
-      before?: string,
-    ): Promise<string> => {
-      const runner = dataSource.createQueryRunner();
-      await runner.startTransaction();
-      try {
-        if (before) await runner.query(before, [runId]);
-        await runner.query(text, values);
-        const [row] =
-          await runner.manager.query<Array<{ synchronous_commit: string }>>(
-            'SHOW synchronous_commit',
-          );
-        return row.synchronous_commit;
-      } finally {
-        await runner.rollbackTransaction();
-        await runner.release();
-      }
-    };
+    const commitAfter = (runId: string, text: string, values: unknown[], before?: string) =>
+      commitModeAfter(
+        dataSource,
+        before
+          ? [
+              [before, [runId]],
+              [text, values],
+            ]
+          : [[text, values]],
+      );
     const [runId] = await insertRuns(1, 'running');
     const running = `UPDATE step_runs SET status = 'running' WHERE run_id = $1`;
     const output = { text: 'done' };
