@@ -3,7 +3,7 @@ import { commitModeAfter } from '@app/testing';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { asyncCommitWhen, flushWal } from './async-commit.js';
+import { asyncCommitWhen, flushWal, walBarrierAvailable } from './async-commit.js';
 import { buildDataSourceOptions } from './data-source-options.js';
 
 describe('asynchronous commits and the WAL barrier (real PostgreSQL)', () => {
@@ -47,6 +47,34 @@ describe('asynchronous commits and the WAL barrier (real PostgreSQL)', () => {
       [lsn],
     );
     expect(flushed).toBe(true);
+  });
+
+  it('the barrier is available, except to a role that may not emit the message', async () => {
+    expect(await walBarrierAvailable(dataSource)).toBe(true);
+    // A role of its own, without EXECUTE on pg_logical_emit_message in a database of its own.
+    const suffix = randomUUID().replace(/-/g, '').slice(0, 12);
+    const role = `wal_probe_role_${suffix}`;
+    const databaseName = `${database.name}_wal_${suffix}`.slice(0, 63);
+    await dataSource.query(`CREATE ROLE ${role} LOGIN`);
+    await dataSource.query(`CREATE DATABASE ${databaseName}`);
+    const owner = await new DataSource(
+      buildDataSourceOptions({ ...database, name: databaseName }),
+    ).initialize();
+    let restricted: DataSource | undefined;
+    try {
+      await owner.query(
+        'REVOKE EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text) FROM PUBLIC',
+      );
+      restricted = await new DataSource(
+        buildDataSourceOptions({ ...database, name: databaseName, user: role }),
+      ).initialize();
+      expect(await walBarrierAvailable(restricted)).toBe(false);
+    } finally {
+      await restricted?.destroy();
+      await owner.destroy();
+      await dataSource.query(`DROP DATABASE IF EXISTS ${databaseName}`);
+      await dataSource.query(`DROP ROLE IF EXISTS ${role}`);
+    }
   });
 
   it('the calls of one turn share one barrier; a later call waits for one of its own', async () => {

@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { PreparedStatement } from './prepared-statement.js';
 
@@ -29,6 +30,32 @@ const FLUSH_WAL = new PreparedStatement<{ lsn: string }>(
 );
 
 const nextFlush = new WeakMap<DataSource, Promise<void>>();
+const barrierAvailable = new WeakMap<DataSource, boolean>();
+/** insufficient_privilege (EXECUTE revoked from the role), undefined_function. */
+const BARRIER_REFUSED = new Set(['42501', '42883']);
+const logger = new Logger('WalBarrier');
+
+/**
+ * Whether flushWal works on this database for this role (asked once, by
+ * flushing): `pg_logical_emit_message` is executable by every role unless a
+ * server revoked it. Where it is refused, work that would commit
+ * asynchronously and then wait for flushWal must commit synchronously.
+ */
+export async function walBarrierAvailable(dataSource: DataSource): Promise<boolean> {
+  const known = barrierAvailable.get(dataSource);
+  if (known !== undefined) return known;
+  try {
+    await FLUSH_WAL.rows(dataSource, []);
+    barrierAvailable.set(dataSource, true);
+  } catch (error) {
+    if (!BARRIER_REFUSED.has((error as { code?: string }).code ?? '')) throw error;
+    barrierAvailable.set(dataSource, false);
+    logger.warn(
+      `No WAL barrier (${(error as Error).message}): what it would flush commits synchronously`,
+    );
+  }
+  return barrierAvailable.get(dataSource) === true;
+}
 
 /**
  * Returns once every commit made before the call, asynchronous ones

@@ -183,20 +183,21 @@ describe('step statements under a burst of runs (real PostgreSQL)', () => {
     const [runId] = await insertRuns(1, 'running');
     const running = `UPDATE step_runs SET status = 'running' WHERE run_id = $1`;
     const output = { text: 'done' };
-    // A run starts asynchronously; its caller is answered after the WAL barrier.
-    expect(
-      await commitAfter(runId, START_RUN.text, [
-        'plans',
-        'two-steps',
-        1,
-        definition,
-        {},
-        ['first', 'second'],
-        ['ready', 'pending'],
-        [0, 1],
-        2,
-      ]),
-    ).toBe('off');
+    // A run starts asynchronously where its caller can be answered after a WAL barrier.
+    const start = (asynchronously: boolean) => [
+      'plans',
+      'two-steps',
+      1,
+      definition,
+      {},
+      ['first', 'second'],
+      ['ready', 'pending'],
+      [0, 1],
+      2,
+      asynchronously,
+    ];
+    expect(await commitAfter(runId, START_RUN.text, start(true))).toBe('off');
+    expect(await commitAfter(runId, START_RUN.text, start(false))).toBe('on');
     expect(await commitAfter(runId, CLAIM_STEPS.text, [claims([runId, 'first'])])).toBe('off');
     expect(
       await commitAfter(

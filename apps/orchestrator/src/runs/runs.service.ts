@@ -7,6 +7,7 @@ import {
   PreparedStatement,
   queryRows,
   StepRunStatus,
+  walBarrierAvailable,
   WorkflowRunStatus,
 } from '@app/persistence';
 import { JobName, JobProducer } from '@app/queues';
@@ -38,8 +39,9 @@ import { renderTemplate, type TemplateScope } from './templates.js';
 
 /**
  * A run and its steps (ready when they depend on nothing), in one statement.
- * Commits asynchronously: its first steps are queued at once, while the
- * caller is answered only after flushWal (see RunsService.started).
+ * Commits asynchronously when $10 says so: its first steps are queued at
+ * once, while the caller is answered only after flushWal (see
+ * RunsService.started).
  */
 export const START_RUN = new PreparedStatement<{ id: string; created_at: Date }>(
   'orchestrator.start-run',
@@ -51,14 +53,14 @@ export const START_RUN = new PreparedStatement<{ id: string; created_at: Date }>
       SELECT run.id, $1, s.step_id, s.status, s.remaining_deps
       FROM run, unnest($6::text[], $7::text[], $8::int[]) AS s(step_id, status, remaining_deps)
     )
-    SELECT id, created_at, ${asyncCommitWhen()} AS synchronous_commit FROM run`,
+    SELECT id, created_at, ${asyncCommitWhen('$10::boolean')} AS synchronous_commit FROM run`,
 );
 
 /**
  * A run of a stored workflow's latest version, in one statement: the lookup
  * of the definition, the run and its steps (ready when they depend on
- * nothing). No row: the tenant has no such workflow. Commits asynchronously,
- * as START_RUN.
+ * nothing). No row: the tenant has no such workflow. Commits asynchronously
+ * when $4 says so, as START_RUN.
  */
 export const START_STORED_RUN = new PreparedStatement<{
   id: string;
@@ -83,7 +85,7 @@ export const START_STORED_RUN = new PreparedStatement<{
       ) AS s
     )
     SELECT id, created_at, workflow_version AS version, definition,
-      ${asyncCommitWhen()} AS synchronous_commit
+      ${asyncCommitWhen('$4::boolean')} AS synchronous_commit
     FROM run`,
 );
 
@@ -372,10 +374,12 @@ export class RunsService implements OnApplicationShutdown {
     workflowName: string,
     input: Record<string, unknown>,
   ): Promise<RunView> {
+    const flushed = await walBarrierAvailable(this.dataSource);
     const [run] = await START_STORED_RUN.rows(this.dataSource, [
       auth.tenantId,
       workflowName,
       input,
+      flushed,
     ]);
     if (run === undefined) throw new NotFoundException(`No workflow "${workflowName}"`);
     return this.started(
@@ -383,6 +387,7 @@ export class RunsService implements OnApplicationShutdown {
       { name: workflowName, version: run.version, definition: run.definition },
       input,
       run,
+      flushed,
     );
   }
 
@@ -394,6 +399,7 @@ export class RunsService implements OnApplicationShutdown {
   ): Promise<RunView> {
     const definition = workflow.definition;
     // The run and its steps in one statement (atomic, one round trip).
+    const flushed = await walBarrierAvailable(this.dataSource);
     const [run] = await START_RUN.rows(this.dataSource, [
       auth.tenantId,
       workflow.name,
@@ -404,8 +410,9 @@ export class RunsService implements OnApplicationShutdown {
       definition.steps.map(statusOf),
       definition.steps.map((step) => step.dependsOn?.length ?? 0),
       definition.steps.length,
+      flushed,
     ]);
-    return this.started(auth, workflow, input, run);
+    return this.started(auth, workflow, input, run, flushed);
   }
 
   /**
@@ -415,13 +422,15 @@ export class RunsService implements OnApplicationShutdown {
    * run. So no caller ever hears of a run that a crash of PostgreSQL could
    * take back; a first step may run for one that it did take back only if it
    * is idempotent (a non-idempotent step's record before its call commits
-   * synchronously, flushing the run with it).
+   * synchronously, flushing the run with it). Without a WAL barrier
+   * (walBarrierAvailable), the run was committed synchronously instead.
    */
   private async started(
     auth: AuthContext,
     workflow: { name: string; version: number; definition: WorkflowDefinition },
     input: Record<string, unknown>,
     run: { id: string; created_at: Date },
+    committedAsynchronously: boolean,
   ): Promise<RunView> {
     const definition = workflow.definition;
     await Promise.all([
@@ -431,7 +440,7 @@ export class RunsService implements OnApplicationShutdown {
         definition.steps.filter((step) => !step.dependsOn?.length).map((step) => step.id),
         1,
       ),
-      flushWal(this.dataSource),
+      committedAsynchronously ? flushWal(this.dataSource) : undefined,
     ]);
     this.runsTotal.inc({ workflow: workflow.name, status: 'started' });
     return {
