@@ -92,6 +92,48 @@ describe('RedisThrottlerStorage (real Redis)', () => {
     script.mockRestore();
   });
 
+  it('counts the requests of a turn that spend from the same budgets together, stopping each at the first budget that refuses', async () => {
+    const storage = new RedisThrottlerStorage(redis, config);
+    const tenant = randomUUID();
+    const all = { name: 'default', key: tenant, ttlMs: 60_000, limit: 6, blockDurationMs: 0 };
+    const messages = { name: 'message', key: tenant, ttlMs: 60_000, limit: 3, blockDurationMs: 0 };
+    const script = jest.spyOn(
+      redis as unknown as { a2aThrottleCount: () => unknown },
+      'a2aThrottleCount',
+    );
+    // M: a message route (both budgets), D: another route (the tenant's whole budget only);
+    // as from the guard, the requests of one kind pass the same array of budgets.
+    const budgets = { M: [all, messages], D: [all] };
+    const kinds = ['M', 'D', 'M', 'M', 'D', 'M', 'M'] as const;
+    const records = await Promise.all(kinds.map((kind) => storage.incrementAll(budgets[kind])));
+    const summary = records.map((counted) =>
+      counted.map(({ totalHits, isBlocked }) => `${totalHits}${isBlocked ? ' refused' : ''}`),
+    );
+    // The message requests are counted first (the first to arrive); the last two are
+    // refused by the message budget. Of the other route's two, the second is the 7th
+    // hit of a budget of 6.
+    expect(summary).toEqual([
+      ['1', '1'],
+      ['6'],
+      ['2', '2'],
+      ['3', '3'],
+      ['7 refused'],
+      ['4', '4 refused'],
+      ['5', '5 refused'],
+    ]);
+    expect(records[4][0].timeToBlockExpire).toBe(60);
+    expect(records[0][0].timeToBlockExpire).toBe(0);
+    expect(script).toHaveBeenCalledTimes(1);
+    script.mockRestore();
+    // Both budgets are blocked now: a request is refused by the first and spends nothing of the second.
+    expect(await storage.incrementAll([all, messages])).toMatchObject([
+      { totalHits: 8, isBlocked: true },
+    ]);
+    expect(await storage.incrementAll([messages])).toMatchObject([
+      { totalHits: 6, isBlocked: true },
+    ]);
+  });
+
   it('two storages (two replicas) share one counter', async () => {
     const key = randomUUID();
     const a = new RedisThrottlerStorage(redis, config);

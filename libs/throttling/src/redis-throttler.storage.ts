@@ -6,44 +6,54 @@ import type { ThrottlerStorage } from '@nestjs/throttler';
 import type { Redis } from 'ioredis';
 
 /**
- * Counts the requests of one batch, in order. KEYS: the distinct budgets'
- * keys, in pairs (hits, blocked). ARGV: the number of requests, then per
- * request its number of budgets and, per budget, the index of its key pair,
- * ttl, limit and block duration (ms). A request is counted against its
- * budgets in order and stops at the first that refuses, so a refused request
- * spends nothing of the budgets after it. Returns per request, per budget
- * counted: {hits, msToReset, blocked (0|1), msToUnblock}. One round trip for
- * the whole batch, atomic across replicas.
+ * Counts the requests of one batch. Requests that spend from the same budgets
+ * (one tenant on one kind of route) form a group, counted at once: per
+ * budget, in order, one INCRBY for the requests of the group still counted,
+ * those whose hit is within the limit pass on to the next budget, the rest
+ * are refused (and the budget blocked). So a refused request spends nothing
+ * of the budgets after it, and the work does not grow with the requests.
+ *
+ * KEYS: the distinct budgets' keys, in pairs (hits, blocked). ARGV: the number
+ * of groups, then per group its number of requests and of budgets and, per
+ * budget, the index of its key pair, ttl, limit and block duration (ms).
+ * Returns per group, per budget counted: {first hit of the group, msToReset,
+ * requests passed, msToUnblock}. One round trip for the whole batch, atomic
+ * across replicas.
  */
 const INCREMENT_SCRIPT = `
 local results = {}
 local a = 2
-for r = 1, tonumber(ARGV[1]) do
+for g = 1, tonumber(ARGV[1]) do
   local counted = {}
-  local budgets = tonumber(ARGV[a])
-  a = a + 1
+  local remaining, budgets = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+  a = a + 2
   for b = 1, budgets do
-    local pair = tonumber(ARGV[a])
-    local ttlMs, limit, blockMs = ARGV[a + 1], tonumber(ARGV[a + 2]), ARGV[a + 3]
+    if remaining > 0 then
+      local pair = tonumber(ARGV[a])
+      local ttlMs, limit, blockMs = ARGV[a + 1], tonumber(ARGV[a + 2]), ARGV[a + 3]
+      local hitsKey, blockKey = KEYS[2 * pair - 1], KEYS[2 * pair]
+      local hits = redis.call('INCRBY', hitsKey, remaining)
+      local ttl = redis.call('PTTL', hitsKey)
+      if ttl < 0 then
+        redis.call('PEXPIRE', hitsKey, ttlMs)
+        ttl = tonumber(ttlMs)
+      end
+      local first = hits - remaining + 1
+      local blocked = redis.call('PTTL', blockKey)
+      local passed = 0
+      if blocked <= 0 then
+        passed = math.max(0, math.min(remaining, limit - first + 1))
+        if passed < remaining then
+          redis.call('SET', blockKey, '1', 'PX', blockMs)
+          blocked = tonumber(blockMs)
+        else
+          blocked = 0
+        end
+      end
+      table.insert(counted, {first, ttl, passed, blocked})
+      remaining = passed
+    end
     a = a + 4
-    local hitsKey, blockKey = KEYS[2 * pair - 1], KEYS[2 * pair]
-    local hits = redis.call('INCR', hitsKey)
-    local ttl = redis.call('PTTL', hitsKey)
-    if ttl < 0 then
-      redis.call('PEXPIRE', hitsKey, ttlMs)
-      ttl = tonumber(ttlMs)
-    end
-    local blocked = redis.call('PTTL', blockKey)
-    if blocked <= 0 and hits > limit then
-      redis.call('SET', blockKey, '1', 'PX', blockMs)
-      blocked = tonumber(blockMs)
-    end
-    if blocked > 0 then
-      table.insert(counted, {hits, ttl, 1, blocked})
-      a = a + 4 * (budgets - b)
-      break
-    end
-    table.insert(counted, {hits, ttl, 0, 0})
   end
   table.insert(results, counted)
 end
@@ -93,8 +103,11 @@ const UNLIMITED: ThrottlerStorageRecord = {
 /**
  * Fixed-window counters in Redis, so that every replica spends one budget.
  * The requests that arrive in one turn of the event loop are counted with one
- * script call, in arrival order, so that a busy replica makes one round trip
- * per turn rather than one per request.
+ * script call, so that a busy replica makes one round trip per turn rather
+ * than one per request, and the requests of one tenant on one kind of route
+ * are counted together. Requests that spend from the same budget are counted
+ * in arrival order within their group; groups are counted one after another
+ * (all of one turn arrived together).
  * When Redis is away, requests pass (and a warning is logged): an outage of the
  * limiter must not become an outage of the platform.
  */
@@ -131,7 +144,8 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
   /**
    * Counts a request against several budgets, in order, stopping at the first
    * that refuses: the result has one record per budget counted, the last of
-   * them blocked if one refused.
+   * them blocked if one refused. Requests of a turn that pass the same array
+   * are counted as one group.
    */
   incrementAll(budgets: readonly ThrottleBudget[]): Promise<ThrottlerStorageRecord[]> {
     if (budgets.length === 0) return Promise.resolve([]);
@@ -147,11 +161,20 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
     const batch = this.batch;
     if (batch.length === 0) return;
     this.batch = [];
+    // Requests that spend from the same budgets share their array (the guard
+    // keeps one per tenant and kind of route); grouped by it, the keys and
+    // arguments are worked out per group, not per request.
+    const groups = new Map<readonly ThrottleBudget[], PendingCount[]>();
+    for (const pending of batch) {
+      const members = groups.get(pending.budgets);
+      if (members === undefined) groups.set(pending.budgets, [pending]);
+      else members.push(pending);
+    }
     const keys: string[] = [];
     const pairs = new Map<string, number>();
-    const args: Array<string | number> = [batch.length];
-    for (const { budgets } of batch) {
-      args.push(budgets.length);
+    const args: Array<string | number> = [groups.size];
+    for (const [budgets, members] of groups) {
+      args.push(members.length, budgets.length);
       for (const budget of budgets) {
         const base = `${this.prefix}:${budget.name}:${budget.key}`;
         let pair = pairs.get(base);
@@ -174,16 +197,24 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
         ...keys,
         ...args,
       );
-      batch.forEach(({ resolve }, index) =>
-        resolve(
-          (results[index] ?? []).map(([totalHits, msToReset, blocked, msToUnblock]) => ({
-            totalHits,
-            timeToExpire: Math.ceil(msToReset / 1000),
-            isBlocked: blocked === 1,
-            timeToBlockExpire: Math.ceil(msToUnblock / 1000),
-          })),
-        ),
-      );
+      let index = 0;
+      for (const members of groups.values()) {
+        const counted = results[index++] ?? [];
+        members.forEach(({ resolve }, position) => {
+          const records: ThrottlerStorageRecord[] = [];
+          for (const [first, msToReset, passed, msToUnblock] of counted) {
+            const isBlocked = position >= passed;
+            records.push({
+              totalHits: first + position,
+              timeToExpire: Math.ceil(msToReset / 1000),
+              isBlocked,
+              timeToBlockExpire: isBlocked ? Math.ceil(msToUnblock / 1000) : 0,
+            });
+            if (isBlocked) break;
+          }
+          resolve(records);
+        });
+      }
     } catch (error) {
       const now = Date.now();
       if (now - this.lastWarning > 10_000) {

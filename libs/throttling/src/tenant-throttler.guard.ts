@@ -23,7 +23,27 @@ interface RouteThrottling {
   readonly skipped: ReadonlySet<string>;
   /** Whether the route sends messages (a predicate for a route that serves several operations). */
   readonly message: boolean | MessageSendPredicate;
+  /**
+   * The budgets a tracker spends from on this route, without and with the
+   * message budget: one array per tracker, so that the storage counts a
+   * turn's requests of one tenant together.
+   */
+  readonly budgets: readonly [
+    Map<string, readonly ThrottleBudget[]>,
+    Map<string, readonly ThrottleBudget[]>,
+  ];
 }
+
+/** The response headers of one throttler. */
+interface HeaderNames {
+  readonly limit: string;
+  readonly remaining: string;
+  readonly reset: string;
+  readonly retryAfter: string;
+}
+
+/** Trackers whose budgets a route keeps at most (client addresses before authentication can be many). */
+const MAX_TRACKERS_PER_ROUTE = 10_000;
 
 /** @nestjs/throttler's metadata key of `@SkipThrottle()`, followed by the throttler's name. */
 const SKIP_METADATA = 'THROTTLER:SKIP';
@@ -56,8 +76,10 @@ export class TenantThrottlerGuard extends ThrottlerGuard {
       IS_MESSAGE_ROUTE,
       targets,
     );
-    return { skipped, message: message ?? false };
+    return { skipped, message: message ?? false, budgets: [new Map(), new Map()] };
   });
+
+  private readonly headerNames = new Map<string, HeaderNames>();
 
   protected override getTracker(req: Record<string, unknown>): Promise<string> {
     return Promise.resolve(this.trackerOf(req as ThrottledRequest));
@@ -67,17 +89,43 @@ export class TenantThrottlerGuard extends ThrottlerGuard {
     const route = this.routes.of(context);
     const { req, res } = this.getRequestResponse(context);
     const request = req as ThrottledRequest;
-    const tracker = this.trackerOf(request);
-    const budgets: ThrottleBudget[] = [];
+    const counts = typeof route.message === 'function' ? route.message(request) : route.message;
+    const budgets = this.budgetsOf(route, this.trackerOf(request), counts);
+    if (budgets.length === 0) return true;
+
+    const records = await (this.storageService as RedisThrottlerStorage).incrementAll(budgets);
+    const reply = res as ReplyWithHeaders;
+    for (const [index, record] of records.entries()) {
+      const budget = budgets[index];
+      const headers = this.headersOf(budget.name);
+      if (record.isBlocked) {
+        const retryAfter = Math.max(1, record.timeToBlockExpire);
+        reply.header(headers.retryAfter, retryAfter);
+        throw new TooManyRequestsException(retryAfter);
+      }
+      reply.header(headers.limit, budget.limit);
+      reply.header(headers.remaining, Math.max(0, budget.limit - record.totalHits));
+      reply.header(headers.reset, record.timeToExpire);
+    }
+    return true;
+  }
+
+  /** The budgets a request spends from, in the throttlers' order. */
+  private budgetsOf(
+    route: RouteThrottling,
+    tracker: string,
+    counts: boolean,
+  ): readonly ThrottleBudget[] {
+    const known = route.budgets[counts ? 1 : 0];
+    const budgets = known.get(tracker);
+    if (budgets !== undefined) return budgets;
+    const fresh: ThrottleBudget[] = [];
     for (const throttler of this.throttlers) {
       const name = throttler.name ?? 'default';
       if (route.skipped.has(name)) continue;
-      if (name === MESSAGE_THROTTLER) {
-        const counts = typeof route.message === 'function' ? route.message(request) : route.message;
-        if (!counts) continue;
-      }
+      if (name === MESSAGE_THROTTLER && !counts) continue;
       const ttlMs = numeric(throttler.ttl, 'ttl');
-      budgets.push({
+      fresh.push({
         name,
         key: `${name}:${tracker}`,
         ttlMs,
@@ -85,26 +133,24 @@ export class TenantThrottlerGuard extends ThrottlerGuard {
         blockDurationMs: numeric(throttler.blockDuration ?? ttlMs, 'blockDuration'),
       });
     }
-    if (budgets.length === 0) return true;
+    if (known.size >= MAX_TRACKERS_PER_ROUTE) known.clear();
+    known.set(tracker, fresh);
+    return fresh;
+  }
 
-    const records = await (this.storageService as RedisThrottlerStorage).incrementAll(budgets);
-    const reply = res as ReplyWithHeaders;
-    for (const [index, record] of records.entries()) {
-      const budget = budgets[index];
-      const suffix = budget.name === 'default' ? '' : `-${budget.name}`;
-      if (record.isBlocked) {
-        const retryAfter = Math.max(1, record.timeToBlockExpire);
-        reply.header(`Retry-After${suffix}`, retryAfter);
-        throw new TooManyRequestsException(retryAfter);
-      }
-      reply.header(`${this.headerPrefix}-Limit${suffix}`, budget.limit);
-      reply.header(
-        `${this.headerPrefix}-Remaining${suffix}`,
-        Math.max(0, budget.limit - record.totalHits),
-      );
-      reply.header(`${this.headerPrefix}-Reset${suffix}`, record.timeToExpire);
+  private headersOf(throttler: string): HeaderNames {
+    let names = this.headerNames.get(throttler);
+    if (names === undefined) {
+      const suffix = throttler === 'default' ? '' : `-${throttler}`;
+      names = {
+        limit: `${this.headerPrefix}-Limit${suffix}`,
+        remaining: `${this.headerPrefix}-Remaining${suffix}`,
+        reset: `${this.headerPrefix}-Reset${suffix}`,
+        retryAfter: `Retry-After${suffix}`,
+      };
+      this.headerNames.set(throttler, names);
     }
-    return true;
+    return names;
   }
 
   private trackerOf(request: ThrottledRequest): string {
