@@ -29,7 +29,8 @@ const MAX_LOCAL_ENTRIES = 10_000;
 
 /**
  * Discovery answers cached for a few seconds, in two tiers: Redis, shared by
- * the replicas, and each replica's memory. Every change to a registration
+ * the replicas, and each replica's memory (as the bytes of the answer, sent
+ * as they are: no string to encode and no copy of it joined to the headers). Every change to a registration
  * bumps one version number that is part of every key and is published to
  * every replica, so no answer outlives a change; the TTL bounds the rest.
  * While a replica is not subscribed (Redis away, reconnecting) it does not
@@ -43,7 +44,7 @@ export class DiscoveryCache implements OnModuleInit, OnApplicationShutdown {
   private readonly channel: string;
   private readonly entryPrefix: string;
   private readonly ttlSeconds: number;
-  private readonly local = new Map<string, { value: string; expiresAt: number }>();
+  private readonly local = new Map<string, { value: Buffer; expiresAt: number }>();
   /** The current version as published; undefined while not subscribed. */
   private version?: string;
   private subscriber?: Redis;
@@ -90,18 +91,17 @@ export class DiscoveryCache implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
-   * The cached answer to a question (any JSON-serialisable value naming it),
-   * or a function that stores the fresh one under the version it was computed for.
+   * The cached answer to a question (a string naming it), or a function that
+   * stores the fresh one under the version it was computed for.
    */
   async lookup(
-    question: unknown,
-  ): Promise<{ hit: string } | { store: (value: string) => Promise<void> }> {
+    key: string,
+  ): Promise<{ hit: Buffer } | { store: (value: Buffer) => Promise<void> }> {
     if (this.ttlSeconds === 0) return { store: () => Promise.resolve() };
-    const key = JSON.stringify(question);
-    const now = Date.now();
+    // The memory tier holds answers of the current version only (emptied when it changes).
     if (this.version !== undefined) {
-      const local = this.local.get(`${this.version}:${key}`);
-      if (local !== undefined && local.expiresAt > now) return { hit: local.value };
+      const local = this.local.get(key);
+      if (local !== undefined && local.expiresAt > Date.now()) return { hit: local.value };
     }
     try {
       const [version, hit] = await (this.redis as RedisWithLookup).registryCacheLookup(
@@ -110,12 +110,13 @@ export class DiscoveryCache implements OnModuleInit, OnApplicationShutdown {
         DiscoveryCache.hashOf(key),
       );
       if (hit !== null) {
-        this.remember(version, key, hit);
-        return { hit };
+        const value = Buffer.from(hit, 'utf8');
+        this.remember(version, key, value);
+        return { hit: value };
       }
       const entry = `${this.entryPrefix}${version}:${DiscoveryCache.hashOf(key)}`;
       return {
-        store: async (value: string) => {
+        store: async (value: Buffer) => {
           this.remember(version, key, value);
           await this.redis.set(entry, value, 'EX', this.ttlSeconds).catch(() => undefined);
         },
@@ -139,10 +140,10 @@ export class DiscoveryCache implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  private remember(version: string, key: string, value: string): void {
+  private remember(version: string, key: string, value: Buffer): void {
     if (this.version !== version) return;
     if (this.local.size >= MAX_LOCAL_ENTRIES) this.local.clear();
-    this.local.set(`${version}:${key}`, { value, expiresAt: Date.now() + this.ttlSeconds * 1000 });
+    this.local.set(key, { value, expiresAt: Date.now() + this.ttlSeconds * 1000 });
   }
 
   private adopt(version: string): void {

@@ -59,6 +59,25 @@ interface InstanceRow {
   total: string;
 }
 
+/** Every field of a discovery query, in the order the cache key lists them. */
+const KEY_FIELDS = [
+  'skill',
+  'tag',
+  'q',
+  'inputMode',
+  'outputMode',
+  'healthy',
+  'page',
+  'pageSize',
+  'exclude',
+  'view',
+] as const satisfies ReadonlyArray<keyof DiscoveryQuery>;
+// Fails to compile when a field of the query is missing from the key (two questions would share an answer).
+const KEY_COVERS_QUERY: Exclude<keyof DiscoveryQuery, (typeof KEY_FIELDS)[number]> extends never
+  ? true
+  : never = true;
+void KEY_COVERS_QUERY;
+
 /**
  * Finds agents a tenant may use (its own and shared ones) by skill, tag, media
  * mode or text, healthy ones only unless asked otherwise, ranked by health then
@@ -74,11 +93,11 @@ export class DiscoveryService {
   ) {}
 
   async discover(auth: AuthContext, query: DiscoveryQuery): Promise<DiscoveryResult> {
-    return JSON.parse(await this.discoverJson(auth, query)) as DiscoveryResult;
+    return JSON.parse((await this.discoverJson(auth, query)).toString('utf8')) as DiscoveryResult;
   }
 
-  /** The discovery answer as JSON text: a cache hit is sent as stored, never parsed and serialised again. */
-  async discoverJson(auth: AuthContext, query: DiscoveryQuery): Promise<string> {
+  /** The discovery answer as UTF-8 JSON: a cache hit is sent as stored, never parsed and serialised again. */
+  async discoverJson(auth: AuthContext, query: DiscoveryQuery): Promise<Buffer> {
     const started = performance.now();
     const page = query.page ?? 1;
     const pageSize = query.pageSize ?? 20;
@@ -90,14 +109,20 @@ export class DiscoveryService {
       tag: query.tag?.toLowerCase(),
       view: query.view ?? 'summary',
     };
-    const cached = await this.cache.lookup(['discover', auth.tenantId, normalised]);
+    const cached = await this.cache.lookup(
+      JSON.stringify([
+        'discover',
+        auth.tenantId,
+        ...KEY_FIELDS.map((field) => normalised[field] ?? null),
+      ]),
+    );
     if ('hit' in cached) {
       this.cacheLookups.inc({ result: 'hit' });
       this.duration.observe({ cache: 'hit' }, (performance.now() - started) / 1000);
       return cached.hit;
     }
     this.cacheLookups.inc({ result: 'miss' });
-    const json = JSON.stringify(await this.query(auth.tenantId, normalised));
+    const json = Buffer.from(JSON.stringify(await this.query(auth.tenantId, normalised)), 'utf8');
     await cached.store(json);
     this.duration.observe({ cache: 'miss' }, (performance.now() - started) / 1000);
     return json;

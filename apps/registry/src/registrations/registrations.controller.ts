@@ -5,6 +5,7 @@ import {
   Controller,
   Delete,
   Get,
+  Header,
   HttpCode,
   Param,
   ParseUUIDPipe,
@@ -43,12 +44,8 @@ export class RegistrationsController {
 
   /** Discovery: the agents the caller may use, healthy instances first and fastest first. */
   @Get()
-  async discover(
-    @CurrentAuth() auth: AuthContext,
-    @Query() query: DiscoveryQuery,
-    @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<string> {
-    void reply.header('content-type', 'application/json; charset=utf-8');
+  @Header('content-type', 'application/json; charset=utf-8')
+  discover(@CurrentAuth() auth: AuthContext, @Query() query: DiscoveryQuery): Promise<Buffer> {
     return this.discovery.discoverJson(auth, query);
   }
 
