@@ -78,6 +78,16 @@ export class ApiKeyService implements OnModuleInit {
     this.database.onReady('bootstrap API key', () => this.ensureBootstrapKey());
   }
 
+  /**
+   * What the cache knows of a key: its context, null for a key known not to
+   * be valid, undefined when it does not know (then {@link authenticate}).
+   * Synchronous, so that the hot path does not wait a turn for a known key.
+   */
+  cached(key: string): AuthContext | null | undefined {
+    const cached = this.cache.get(hashApiKey(key));
+    return cached !== undefined && cached.expiresAt > Date.now() ? cached.auth : undefined;
+  }
+
   async authenticate(key: string): Promise<AuthContext | undefined> {
     const keyHash = hashApiKey(key);
     const now = Date.now();

@@ -91,6 +91,16 @@ export class DiscoveryCache implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
+   * The answer to a question (a string naming it) from this replica's memory,
+   * which holds answers of the current version only (emptied when it changes).
+   */
+  peek(key: string): Buffer | undefined {
+    if (this.version === undefined) return undefined;
+    const local = this.local.get(key);
+    return local !== undefined && local.expiresAt > Date.now() ? local.value : undefined;
+  }
+
+  /**
    * The cached answer to a question (a string naming it), or a function that
    * stores the fresh one under the version it was computed for.
    */
@@ -98,11 +108,8 @@ export class DiscoveryCache implements OnModuleInit, OnApplicationShutdown {
     key: string,
   ): Promise<{ hit: Buffer } | { store: (value: Buffer) => Promise<void> }> {
     if (this.ttlSeconds === 0) return { store: () => Promise.resolve() };
-    // The memory tier holds answers of the current version only (emptied when it changes).
-    if (this.version !== undefined) {
-      const local = this.local.get(key);
-      if (local !== undefined && local.expiresAt > Date.now()) return { hit: local.value };
-    }
+    const remembered = this.peek(key);
+    if (remembered !== undefined) return { hit: remembered };
     try {
       const [version, hit] = await (this.redis as RedisWithLookup).registryCacheLookup(
         this.versionKey,

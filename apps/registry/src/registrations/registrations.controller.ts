@@ -45,7 +45,10 @@ export class RegistrationsController {
   /** Discovery: the agents the caller may use, healthy instances first and fastest first. */
   @Get()
   @Header('content-type', 'application/json; charset=utf-8')
-  discover(@CurrentAuth() auth: AuthContext, @Query() query: DiscoveryQuery): Promise<Buffer> {
+  discover(
+    @CurrentAuth() auth: AuthContext,
+    @Query() query: DiscoveryQuery,
+  ): Buffer | Promise<Buffer> {
     return this.discovery.discoverJson(auth, query);
   }
 
