@@ -36,7 +36,16 @@ export class HttpMetricsRecorder implements OnModuleInit {
     const adapter = this.adapterHost.httpAdapter as { getInstance(): unknown } | undefined;
     const fastify = adapter?.getInstance() as FastifyInstance | undefined;
     if (fastify === undefined || typeof fastify.addHook !== 'function') return;
-    fastify.addHook('onResponse', async (request, reply) => this.record(request, reply));
+    // A callback hook: an async one costs Fastify a promise and its settling on every response.
+    fastify.addHook('onResponse', (request, reply, done) => {
+      try {
+        this.record(request, reply);
+      } catch (error) {
+        done(error as Error);
+        return;
+      }
+      done();
+    });
   }
 
   private record(request: FastifyRequest, reply: FastifyReply): void {

@@ -38,6 +38,8 @@ export class PlatformValidationPipe extends ValidationPipe {
   }
 
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    // What a custom parameter decorator gives (the caller's auth) is not validated: as ValidationPipe does.
+    if (metadata.type === 'custom') return value;
     if (metadata.type === 'body' && nestsDeeperThan(value, MAX_BODY_DEPTH)) {
       throw new BadRequestException(`The JSON body is nested deeper than ${MAX_BODY_DEPTH} levels`);
     }
