@@ -28,6 +28,11 @@ const REFRESH_INTERVAL_MS = 20_000;
 /** Deletes the key only while it still names this instance. */
 const RELEASE_SCRIPT = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 
+/** The release script as a command of the client: sent by its SHA (EVALSHA), not as text with every task. */
+type RedisWithRelease = Redis & {
+  a2aReleaseRunningTask(key: string, instanceId: string): Promise<number>;
+};
+
 /**
  * Which replica is executing which task, in Redis (`…:a2a:running:{taskId}`,
  * refreshed while the executor runs, expiring if the replica dies), and a
@@ -51,6 +56,9 @@ export class RunningTasksRegistry implements OnApplicationBootstrap, OnApplicati
   ) {
     this.prefix = config.get('redis', { infer: true }).keyPrefix;
     this.instanceId = config.get('app', { infer: true }).instanceId;
+    if (!('a2aReleaseRunningTask' in redis)) {
+      redis.defineCommand('a2aReleaseRunningTask', { numberOfKeys: 1, lua: RELEASE_SCRIPT });
+    }
   }
 
   /** Routes control requests for `agent`'s tasks to `handler`. */
@@ -86,8 +94,8 @@ export class RunningTasksRegistry implements OnApplicationBootstrap, OnApplicati
 
   ended(taskId: string): void {
     if (!this.running.delete(taskId)) return;
-    this.redis
-      .eval(RELEASE_SCRIPT, 1, this.key(taskId), this.instanceId)
+    (this.redis as RedisWithRelease)
+      .a2aReleaseRunningTask(this.key(taskId), this.instanceId)
       .catch((error: unknown) => this.logger.warn(`Task ${taskId} not released: ${String(error)}`));
   }
 
