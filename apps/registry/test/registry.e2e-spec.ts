@@ -254,6 +254,28 @@ describe('registry', () => {
     expect((await discover(`skill=${skill}`)).body.total).toBe(1);
   });
 
+  it('an instance silent for longer than the removal time is removed, with its health gauge', async () => {
+    const skill = skillId();
+    const registration = await register(
+      cards.serve(`/${skill}/card.json`, card(`Silent ${skill}`, [{ id: skill }])),
+    );
+    const id = registration.body.id;
+    const gauge = new RegExp(`a2a_agent_health\\{agent_id="${id}"`);
+    expect(await (await fetch(`${registry.url}/metrics`)).text()).toMatch(gauge);
+    const registeredAt = Date.now();
+    // Unhealthy after the TTL (2 s), removed after REGISTRY_REMOVE_AFTER_SECONDS (10 s) by the sweep.
+    await waitFor(async () => (await api('GET', `/agents/${id}`)).status === 404, {
+      what: 'the silent instance to be removed',
+      timeoutMs: 20_000,
+      intervalMs: 250,
+    });
+    expect(Date.now() - registeredAt).toBeGreaterThanOrEqual(9_000);
+    expect((await discover(`skill=${skill}&healthy=false`)).body.total).toBe(0);
+    const metrics = await (await fetch(`${registry.url}/metrics`)).text();
+    expect(metrics).not.toMatch(gauge);
+    expect(metrics).toMatch(/a2a_registry_events_total\{event="removal"[^}]*\} [1-9]/);
+  });
+
   it('a card that stops answering drops out until it answers again', async () => {
     const skill = skillId();
     const path = `/${skill}/card.json`;
