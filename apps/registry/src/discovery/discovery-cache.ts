@@ -30,9 +30,10 @@ const MAX_LOCAL_ENTRIES = 10_000;
 /**
  * Discovery answers cached for a few seconds, in two tiers: Redis, shared by
  * the replicas, and each replica's memory (as the bytes of the answer, sent
- * as they are: no string to encode and no copy of it joined to the headers). Every change to a registration
- * bumps one version number that is part of every key and is published to
- * every replica, so no answer outlives a change; the TTL bounds the rest.
+ * as they are: no string to encode and no copy of it joined to the headers).
+ * Every change to a registration bumps one version number that is part of
+ * every key and is published to every replica, so no answer outlives a
+ * change; the TTL bounds the rest.
  * While a replica is not subscribed (Redis away, reconnecting) it does not
  * use its memory tier; while Redis is away discovery is answered from
  * PostgreSQL.
