@@ -89,10 +89,10 @@ export class ApiKeyService implements OnModuleInit {
   }
 
   async authenticate(key: string): Promise<AuthContext | undefined> {
+    const known = this.cached(key);
+    if (known !== undefined) return known ?? undefined;
     const keyHash = hashApiKey(key);
     const now = Date.now();
-    const cached = this.cache.get(keyHash);
-    if (cached !== undefined && cached.expiresAt > now) return cached.auth ?? undefined;
 
     const row = await this.dataSource.getRepository(ApiKeyEntity).findOne({
       where: { keyHash, revokedAt: IsNull() },
