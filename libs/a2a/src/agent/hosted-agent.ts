@@ -28,6 +28,7 @@ import { TypeOrmPushConfigStore } from '../stores/typeorm-push-config.store.js';
 import { TypeOrmTaskStore } from '../stores/typeorm-task.store.js';
 import type { A2aAgentOptions } from './a2a-agent.decorator.js';
 import { buildAgentCard } from './agent-card.builder.js';
+import { SendMessageHandler } from './send-message.handler.js';
 import type { ExecutionDrain } from './execution-drain.js';
 
 /** Where the controller leaves the base URL the caller reached the agent at. */
@@ -109,13 +110,25 @@ export class HostedAgent {
     );
     const card = buildAgentCard(options, dependencies.defaultBaseUrl);
     const buses = new DurableEventBusManager(dependencies.eventLog, dependencies.runningTasks);
+    const measured = new MeasuredExecutor(
+      executor,
+      options.name,
+      dependencies.activeTasks,
+      dependencies.drain,
+    );
+    const pushSender = new QueuedPushSender(
+      options.name,
+      pushStore,
+      dependencies.jobs,
+      dependencies.push,
+    );
     const handler = new DefaultRequestHandler(
       card,
       taskStore,
-      new MeasuredExecutor(executor, options.name, dependencies.activeTasks, dependencies.drain),
+      measured,
       buses,
       pushStore,
-      new QueuedPushSender(options.name, pushStore, dependencies.jobs, dependencies.push),
+      pushSender,
       (context: ServerCallContext) =>
         Promise.resolve(this.cardAt(baseUrlOf(context, dependencies.defaultBaseUrl))),
     );
@@ -132,6 +145,14 @@ export class HostedAgent {
         buses,
       ),
       () => dependencies.drain.isAccepting,
+      new SendMessageHandler({
+        card,
+        store: taskStore,
+        executor: measured,
+        buses,
+        pushConfigs: pushStore,
+        push: pushSender,
+      }),
     );
     dependencies.runningTasks.handle(options.name, (request) => this.control(request));
     this.jsonRpc = new JsonRpcTransportHandler(this.requestHandler);

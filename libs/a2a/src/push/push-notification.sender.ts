@@ -14,6 +14,12 @@ import { A2A_LEGACY_PROTOCOL_VERSION } from '../agent/agent-card.builder.js';
 import type { TypeOrmPushConfigStore } from '../stores/typeorm-push-config.store.js';
 import { scopeOf } from '../transport/call-context.js';
 
+/** What a push notification is made of: the event, and the task as of that event. */
+export interface Notification {
+  readonly event: StreamResponse;
+  readonly task?: Task;
+}
+
 function taskIdOf(event: StreamResponse): string {
   const payload = event.payload;
   if (payload === undefined) return '';
@@ -50,10 +56,18 @@ export class QueuedPushSender implements PushNotificationSender {
   ) {}
 
   send(event: StreamResponse, context: ServerCallContext, task?: Task): Promise<void> {
-    const taskId = taskIdOf(event);
+    return this.sendFor(taskIdOf(event), context, () => ({ event, task }));
+  }
+
+  /**
+   * Like {@link send}, with the notification built only if the task has
+   * push configs (most tasks have none): `build` must return the event and
+   * task as they were when it was called for.
+   */
+  sendFor(taskId: string, context: ServerCallContext, build: () => Notification): Promise<void> {
     if (taskId === '') return Promise.resolve();
     const previous = this.chains.get(taskId) ?? Promise.resolve();
-    const next = previous.then(() => this.enqueue(taskId, event, context, task));
+    const next = previous.then(() => this.enqueue(taskId, build, context));
     this.chains.set(taskId, next);
     void next.finally(() => {
       if (this.chains.get(taskId) === next) this.chains.delete(taskId);
@@ -63,13 +77,13 @@ export class QueuedPushSender implements PushNotificationSender {
 
   private async enqueue(
     taskId: string,
-    event: StreamResponse,
+    build: () => Notification,
     context: ServerCallContext,
-    task?: Task,
   ): Promise<void> {
     try {
       const configs = await this.store.loadForEvent(taskId, context);
       if (configs.length === 0) return;
+      const { event, task } = build();
       const { tenantId, owner } = scopeOf(context);
       await this.jobs.enqueueBulk(
         JobName.DeliverPushNotification,

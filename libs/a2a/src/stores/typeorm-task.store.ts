@@ -6,7 +6,7 @@ import type { DataSource } from 'typeorm';
 import { CALLER_AWAITS_SETTLED, FRESH_TASK_ID, scopeOf } from '../transport/call-context.js';
 import { isSettled } from './task-states.js';
 import type { TaskEventLog } from '../events/task-event-log.js';
-import type { TaskWriteBuffer } from './task-write-buffer.js';
+import type { TaskRow, TaskWriteBuffer } from './task-write-buffer.js';
 
 const TASK_BY_ID = new PreparedStatement<{
   tenant_id: string;
@@ -77,6 +77,16 @@ export class TypeOrmTaskStore implements TaskStore {
     await (settled && this.events
       ? Promise.all([written, this.events.flushTask(task.id)])
       : written);
+  }
+
+  /**
+   * The version of a task this process holds in memory (the one last saved,
+   * until it is written and settled), or undefined. It is a new object after
+   * every save, so a caller that remembers the version its own save made can
+   * tell whether anyone has saved the task since.
+   */
+  version(taskId: string): TaskRow | undefined {
+    return this.buffer.peek(taskId);
   }
 
   async load(taskId: string, context: ServerCallContext): Promise<Task | undefined> {

@@ -30,6 +30,7 @@ import { randomUUID } from 'node:crypto';
 import type { A2ARequestHandler, ServerCallContext, TaskStore } from '@a2a-js/sdk/server';
 import { NEW_TASK_REQUEST } from './call-context.js';
 import type { TaskStreams } from '../events/task-streams.js';
+import type { SendMessageHandler } from '../agent/send-message.handler.js';
 
 export interface RequestLimits {
   readonly maxParts: number;
@@ -119,6 +120,7 @@ export class GuardedRequestHandler implements A2ARequestHandler {
     private readonly limits: RequestLimits,
     private readonly streams?: TaskStreams,
     private readonly accepting: () => boolean = () => true,
+    private readonly sends?: SendMessageHandler,
   ) {}
 
   getAgentCard(): Promise<AgentCard> {
@@ -138,7 +140,8 @@ export class GuardedRequestHandler implements A2ARequestHandler {
   ): Promise<Message | Task> {
     this.validateSend(params);
     if (!params.message?.taskId) context.state.set(NEW_TASK_REQUEST, true);
-    return this.inner.sendMessage(params, context).catch(hideInternals);
+    const handler = this.sends?.handles(params) ? this.sends : this.inner;
+    return handler.sendMessage(params, context).catch(hideInternals);
   }
 
   sendMessageStream(
