@@ -42,6 +42,7 @@ describe('RunningTasksRegistry (real Redis)', () => {
     const run = async () => {
       const taskId = randomUUID();
       registry.started(taskId);
+      registry.claim([taskId]);
       await ownerBecomes(registry, taskId, 'replica-a');
       registry.ended(taskId);
       await ownerBecomes(registry, taskId, undefined);
@@ -62,8 +63,10 @@ describe('RunningTasksRegistry (real Redis)', () => {
     const b = registryOf('replica-b');
     const taskId = randomUUID();
     a.started(taskId);
+    a.claim([taskId]);
     await ownerBecomes(a, taskId, 'replica-a');
     b.started(taskId);
+    b.claim([taskId]);
     await ownerBecomes(a, taskId, 'replica-b');
     a.ended(taskId);
     // The release of replica A has run once a later command on the same connection answers.
@@ -71,5 +74,29 @@ describe('RunningTasksRegistry (real Redis)', () => {
     expect(await a.executorOf(taskId)).toBe('replica-b');
     b.ended(taskId);
     await ownerBecomes(b, taskId, undefined);
+  });
+
+  it('claims a task only once, only while it runs, and a task that ended unclaimed costs Redis nothing', async () => {
+    const registry = registryOf('replica-a');
+    const [short, long, foreign] = [randomUUID(), randomUUID(), randomUUID()];
+    const send = jest.spyOn(redis, 'sendCommand');
+    registry.started(short);
+    registry.ended(short);
+    registry.claim([short, foreign]);
+    await redis.ping();
+    const afterShort = send.mock.calls.map(([command]) => command.name.toLowerCase());
+    registry.started(long);
+    registry.claim([long]);
+    registry.claim([long]);
+    await ownerBecomes(registry, long, 'replica-a');
+    const claims = send.mock.calls.filter(([command]) => command.name.toLowerCase() === 'set');
+    send.mockRestore();
+    // Nothing but the ping for the task that ended before its events were written.
+    expect(afterShort).toEqual(['ping']);
+    expect(await registry.executorOf(short)).toBeUndefined();
+    expect(await registry.executorOf(foreign)).toBeUndefined();
+    expect(claims).toHaveLength(1);
+    registry.ended(long);
+    await ownerBecomes(registry, long, undefined);
   });
 });

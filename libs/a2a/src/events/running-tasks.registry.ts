@@ -43,6 +43,8 @@ type RedisWithRelease = Redis & {
 export class RunningTasksRegistry implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(RunningTasksRegistry.name);
   private readonly running = new Set<string>();
+  /** The running tasks whose claim has been sent. */
+  private readonly claimed = new Set<string>();
   private readonly handlers = new Map<string, TaskControlHandler>();
   private readonly prefix: string;
   readonly instanceId: string;
@@ -83,17 +85,36 @@ export class RunningTasksRegistry implements OnApplicationBootstrap, OnApplicati
     this.stopListening?.();
   }
 
+  /**
+   * The executor of a task has started here. The task is claimed in Redis
+   * only when it is first made visible to other replicas ({@link claim},
+   * before its first events are written): a task that ends before that,
+   * like most short tasks, never needed a claim and costs Redis nothing.
+   */
   started(taskId: string): void {
     this.running.add(taskId);
-    this.redis
-      .set(this.key(taskId), this.instanceId, 'PX', OWNERSHIP_TTL_MS)
-      .catch((error: unknown) =>
-        this.logger.warn(`Task ${taskId} not registered: ${String(error)}`),
-      );
+  }
+
+  /**
+   * Claims the tasks among `taskIds` that are still running here and not yet
+   * claimed. Called before their events are written: the SET is sent before
+   * the write, so a replica that finds a task finds its executor.
+   */
+  claim(taskIds: Iterable<string>): void {
+    for (const taskId of taskIds) {
+      if (!this.running.has(taskId) || this.claimed.has(taskId)) continue;
+      this.claimed.add(taskId);
+      this.redis
+        .set(this.key(taskId), this.instanceId, 'PX', OWNERSHIP_TTL_MS)
+        .catch((error: unknown) =>
+          this.logger.warn(`Task ${taskId} not registered: ${String(error)}`),
+        );
+    }
   }
 
   ended(taskId: string): void {
-    if (!this.running.delete(taskId)) return;
+    this.running.delete(taskId);
+    if (!this.claimed.delete(taskId)) return;
     (this.redis as RedisWithRelease)
       .a2aReleaseRunningTask(this.key(taskId), this.instanceId)
       .catch((error: unknown) => this.logger.warn(`Task ${taskId} not released: ${String(error)}`));
@@ -114,9 +135,9 @@ export class RunningTasksRegistry implements OnApplicationBootstrap, OnApplicati
   }
 
   private refresh(): void {
-    if (this.running.size === 0) return;
+    if (this.claimed.size === 0) return;
     const pipeline = this.redis.pipeline();
-    for (const taskId of this.running) {
+    for (const taskId of this.claimed) {
       pipeline.set(this.key(taskId), this.instanceId, 'PX', OWNERSHIP_TTL_MS);
     }
     pipeline.exec().catch((error: unknown) => {

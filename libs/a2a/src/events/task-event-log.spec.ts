@@ -6,6 +6,8 @@ import { ConfigService } from '@nestjs/config';
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
+import { RunningTasksRegistry } from './running-tasks.registry.js';
+import { TaskEventHub } from './task-event-hub.js';
 import { TaskEventLog } from './task-event-log.js';
 
 function statusEvent(taskId: string): StreamResponse {
@@ -36,8 +38,14 @@ describe('TaskEventLog (real PostgreSQL and Redis)', () => {
     redis = new Redis({ host: '127.0.0.1', port: Number(process.env.REDIS_PORT ?? 6379) });
     const config = new ConfigService<PlatformConfig, true>({
       redis: { keyPrefix: `${process.env.REDIS_KEY_PREFIX}-event-log` },
+      app: { instanceId: 'event-log-spec' },
     } as PlatformConfig);
-    log = new TaskEventLog(db, redis, config);
+    log = new TaskEventLog(
+      db,
+      redis,
+      config,
+      new RunningTasksRegistry(redis, new TaskEventHub(redis), config),
+    );
   });
 
   afterAll(async () => {

@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PreparedStatement } from '@app/persistence';
 import { DataSource } from 'typeorm';
+import { RunningTasksRegistry } from './running-tasks.registry.js';
 
 /**
  * Appends a batch of events, [[taskId, event], ...] as one JSON parameter:
@@ -75,6 +76,7 @@ export class TaskEventLog implements OnApplicationShutdown {
     private readonly dataSource: DataSource,
     @Inject(REDIS_CLIENT) private readonly redis: Redis,
     @Inject(ConfigService) config: PlatformConfigService,
+    private readonly runningTasks: RunningTasksRegistry,
   ) {
     this.prefix = config.get('redis', { infer: true }).keyPrefix;
   }
@@ -164,6 +166,8 @@ export class TaskEventLog implements OnApplicationShutdown {
     // One JSON parameter, [[taskId, event], ...], built from the events' text: no array
     // literal for pg to escape character by character.
     const input: string[] = [];
+    // Tasks still running become visible with this write: their executor is claimed first.
+    this.runningTasks.claim(batch.map(([taskId]) => taskId));
     for (const [taskId, entry] of batch) {
       const id = JSON.stringify(taskId);
       for (const event of entry.events) input.push(`[${id},${event}]`);
