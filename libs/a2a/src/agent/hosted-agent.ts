@@ -121,6 +121,7 @@ export class HostedAgent {
       pushStore,
       dependencies.jobs,
       dependencies.push,
+      dependencies.eventLog,
     );
     const handler = new DefaultRequestHandler(
       card,

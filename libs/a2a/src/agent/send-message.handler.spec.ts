@@ -257,7 +257,7 @@ async function settle(
   );
   return {
     stored: stored.tasks.map((task) => Task.toJSON(task)),
-    notifications: notifications.map((read) => read()),
+    notifications: await Promise.all(notifications.map((read) => read())),
   };
 }
 
@@ -301,9 +301,13 @@ async function throughOurs(scenario: Scenario, send: SendMessageRequest): Promis
   const notifications: Array<() => unknown> = [];
   const push: PushNotifier = {
     // Built late, as the queued sender does once it has found the task's configs.
-    sendFor: (_taskId: string, _context: ServerCallContext, build: () => Notification) => {
-      notifications.push(() => {
-        const { event, task } = build();
+    sendFor: (
+      _taskId: string,
+      _context: ServerCallContext,
+      build: () => Notification | Promise<Notification>,
+    ) => {
+      notifications.push(async () => {
+        const { event, task } = await build();
         return { event: StreamResponse.toJSON(event), task: task && Task.toJSON(task) };
       });
       return Promise.resolve();

@@ -39,7 +39,11 @@ export interface PushConfigSaver {
 
 /** Queues the push notifications of a task's events (see QueuedPushSender). */
 export interface PushNotifier {
-  sendFor(taskId: string, context: ServerCallContext, build: () => Notification): Promise<void>;
+  sendFor(
+    taskId: string,
+    context: ServerCallContext,
+    build: () => Notification | Promise<Notification>,
+  ): Promise<void>;
 }
 
 export interface SendMessageDependencies {
@@ -214,8 +218,11 @@ export class SendMessageHandler {
   ): Promise<void> {
     try {
       for await (const event of queue.events()) {
-        await aggregator.apply(event);
-        this.notify(event, aggregator, context);
+        const applied = aggregator.apply(event);
+        // Queued before the event's save is awaited: the push configs then come with the write
+        // of the event (a settled task's save waits for that write).
+        this.notify(event, applied, aggregator, context);
+        await applied;
         if (!blocking) {
           const first = event.kind === 'message' ? aggregator.finalResult : aggregator.currentTask;
           if (first !== undefined) answer(copyData(first));
@@ -234,6 +241,7 @@ export class SendMessageHandler {
 
   private notify(
     event: AgentExecutionEvent,
+    applied: Promise<void>,
     aggregator: TaskAggregator,
     context: ServerCallContext,
   ): void {
@@ -242,11 +250,16 @@ export class SendMessageHandler {
     if (!taskId) return;
     // As of this event: the task is the version saved for it, read back only if a config
     // needs it; an update is copied, since the executor may change it before it is sent.
-    const saved = aggregator.currentTask === undefined ? undefined : aggregator.saved;
+    const saved = applied.then(() =>
+      aggregator.currentTask === undefined ? undefined : aggregator.saved,
+    );
+    // Read only if a config asks for it; a rejected save is reported by the request itself.
+    saved.catch(() => undefined);
     const published = event.kind === 'task' ? event : { ...event, data: copyData(event.data) };
     this.deps.push
-      .sendFor(taskId, context, () => {
-        const task = saved === undefined ? undefined : Task.fromJSON(saved.task);
+      .sendFor(taskId, context, async () => {
+        const version = await saved;
+        const task = version === undefined ? undefined : Task.fromJSON(version.task);
         return { event: streamResponseOf(published as AgentExecutionEvent, task), task };
       })
       .catch((error: unknown) => logger.error(`Push notification not queued: ${String(error)}`));

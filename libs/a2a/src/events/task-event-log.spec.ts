@@ -1,13 +1,14 @@
 import { type StreamResponse, TaskState } from '@a2a-js/sdk';
 import type { PlatformConfig } from '@app/config';
 import { openTestDataSource, waitForLockWait } from '@app/testing';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { ConfigService } from '@nestjs/config';
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { RunningTasksRegistry } from './running-tasks.registry.js';
 import { TaskEventHub } from './task-event-hub.js';
+import { TaskWriteBuffer } from '../stores/task-write-buffer.js';
 import { TaskEventLog } from './task-event-log.js';
 
 function statusEvent(taskId: string): StreamResponse {
@@ -32,6 +33,7 @@ describe('TaskEventLog (real PostgreSQL and Redis)', () => {
   let db: DataSource;
   let redis: Redis;
   let log: TaskEventLog;
+  let rows: TaskWriteBuffer;
 
   beforeAll(async () => {
     db = await openTestDataSource();
@@ -45,6 +47,7 @@ describe('TaskEventLog (real PostgreSQL and Redis)', () => {
       redis,
       config,
       new RunningTasksRegistry(redis, new TaskEventHub(redis), config),
+      (rows = new TaskWriteBuffer(db)),
     );
   });
 
@@ -52,6 +55,55 @@ describe('TaskEventLog (real PostgreSQL and Redis)', () => {
     await log.onApplicationShutdown();
     await redis.quit();
     await db.destroy();
+  });
+
+  it('writes the task rows someone waits for with the events, in one statement that also finds the push configs', async () => {
+    const [id, other] = [randomUUID(), randomUUID()];
+    await db.query(
+      `INSERT INTO a2a_push_configs (task_id, id, tenant_id, owner, agent, config, wire_version)
+       VALUES ($1, 'cfg-1', 't', 'o', 'echo', $2::jsonb, '1.0')`,
+      [id, JSON.stringify({ id: 'cfg-1', taskId: id, url: 'https://hooks.example.com/a2a' })],
+    );
+    const statements = jest.spyOn(db, 'query');
+    log.append(id, statusEvent(id));
+    log.append(other, statusEvent(other));
+    const written = rows.write(
+      {
+        id,
+        tenantId: 't',
+        owner: 'o',
+        agent: 'echo',
+        contextId: 'ctx',
+        state: 'TASK_STATE_COMPLETED',
+        statusTimestamp: new Date(),
+        task: { id, contextId: 'ctx', status: { state: 'TASK_STATE_COMPLETED' } },
+      },
+      true,
+      true,
+    );
+    const configs = log.pushConfigsOf(id);
+    const none = log.pushConfigsOf(other);
+    await Promise.all([written, log.flushTask(id), log.flushTask(other)]);
+    expect(statements).toHaveBeenCalledTimes(1);
+    statements.mockRestore();
+
+    expect(await configs).toEqual([
+      {
+        tenant_id: 't',
+        owner: 'o',
+        agent: 'echo',
+        wire_version: '1.0',
+        config: expect.objectContaining({ id: 'cfg-1' }) as unknown,
+      },
+    ]);
+    expect(await none).toEqual([]);
+    expect(log.pushConfigsOf(id)).toBeUndefined();
+    const stored = await db.query<Array<{ state: string }>>(
+      'SELECT state FROM a2a_tasks WHERE id = $1',
+      [id],
+    );
+    expect(stored).toEqual([{ state: 'TASK_STATE_COMPLETED' }]);
+    expect((await log.read(id)).map((entry) => entry.seq)).toEqual([1]);
   });
 
   it("numbers each task's events in order and reads them back", async () => {

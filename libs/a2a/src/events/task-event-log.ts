@@ -7,30 +7,63 @@ import type { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PreparedStatement } from '@app/persistence';
 import { DataSource } from 'typeorm';
+import { TaskWriteBuffer, upsertTasksSql } from '../stores/task-write-buffer.js';
 import { RunningTasksRegistry } from './running-tasks.registry.js';
 
 /**
- * Appends a batch of events, [[taskId, event], ...] as one JSON parameter:
- * each task's events are numbered after its last logged one, in the order
- * they were appended.
+ * One turn's writes of tasks, in one statement (one round trip, one commit):
+ * - appends a batch of events, [[taskId, event], ...] as one JSON parameter
+ *   ($1): each task's events are numbered after its last logged one, in the
+ *   order they were appended;
+ * - upserts the task rows someone waits for ($2, see TaskWriteBuffer);
+ * - returns, with the events' numbers, the push configs of the batch's tasks
+ *   as of this write (one row per task that has any), so that the push
+ *   sender needs no lookup of its own.
  */
-const APPEND_EVENTS = new PreparedStatement<{ task_id: string; seq: number }>(
-  'a2a.append-task-events',
+const WRITE_TASK_EVENTS = new PreparedStatement<{
+  task_id: string;
+  seq: number | null;
+  push_configs: PushConfigRow[] | null;
+}>(
+  'a2a.write-task-events',
   `WITH input AS (
       SELECT item->>0 AS task_id, item->1 AS event, ord
       FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(item, ord)
+    ), tasks AS (
+      SELECT DISTINCT task_id FROM input
     ), base AS (
-      SELECT i.task_id,
-             coalesce((SELECT max(e.seq) FROM a2a_task_events e WHERE e.task_id = i.task_id), 0) AS last
-      FROM (SELECT DISTINCT task_id FROM input) i
+      SELECT tasks.task_id,
+             coalesce((SELECT max(e.seq) FROM a2a_task_events e WHERE e.task_id = tasks.task_id), 0) AS last
+      FROM tasks
+    ), appended AS (
+      INSERT INTO a2a_task_events (task_id, seq, event)
+      SELECT input.task_id,
+             base.last + row_number() OVER (PARTITION BY input.task_id ORDER BY input.ord),
+             input.event
+      FROM input JOIN base USING (task_id)
+      RETURNING task_id, seq
+    ), upserted AS (
+      ${upsertTasksSql('$2')}
+      RETURNING id
     )
-    INSERT INTO a2a_task_events (task_id, seq, event)
-    SELECT input.task_id,
-           base.last + row_number() OVER (PARTITION BY input.task_id ORDER BY input.ord),
-           input.event
-    FROM input JOIN base USING (task_id)
-    RETURNING task_id, seq`,
+    SELECT task_id, seq, NULL::jsonb AS push_configs FROM appended
+    UNION ALL
+    SELECT c.task_id, NULL, jsonb_agg(jsonb_build_object(
+             'tenant_id', c.tenant_id, 'owner', c.owner, 'agent', c.agent,
+             'config', c.config, 'wire_version', c.wire_version) ORDER BY c.created_at, c.id)
+    FROM a2a_push_configs c JOIN tasks USING (task_id)
+    GROUP BY c.task_id`,
 );
+
+/** A push config of a task as the event log's write returns it. */
+export interface PushConfigRow {
+  readonly tenant_id: string;
+  readonly owner: string;
+  readonly agent: string;
+  /** TaskPushNotificationConfig, ProtoJSON. */
+  readonly config: Record<string, unknown>;
+  readonly wire_version: string;
+}
 
 /** An event of the log: its place in the task's sequence and the event in wire form. */
 export interface LoggedEvent {
@@ -39,7 +72,10 @@ export interface LoggedEvent {
   readonly event: Record<string, unknown>;
 }
 
-type Waiter = { resolve: () => void; reject: (error: unknown) => void };
+type Waiter = {
+  resolve: (pushConfigs: readonly PushConfigRow[]) => void;
+  reject: (error: unknown) => void;
+};
 /** Events as JSON text (StreamResponse, ProtoJSON), serialised once for the INSERT and the announcement. */
 type Pending = { events: string[]; waiters: Waiter[] };
 
@@ -77,6 +113,7 @@ export class TaskEventLog implements OnApplicationShutdown {
     @Inject(REDIS_CLIENT) private readonly redis: Redis,
     @Inject(ConfigService) config: PlatformConfigService,
     private readonly runningTasks: RunningTasksRegistry,
+    private readonly rows: TaskWriteBuffer,
   ) {
     this.prefix = config.get('redis', { infer: true }).keyPrefix;
   }
@@ -94,13 +131,27 @@ export class TaskEventLog implements OnApplicationShutdown {
     this.schedule();
   }
 
+  /**
+   * The push configs of a task as of the write of its pending events, or
+   * undefined when none of its events is pending or being written.
+   */
+  pushConfigsOf(taskId: string): Promise<readonly PushConfigRow[]> | undefined {
+    const entry = this.writing.get(taskId) ?? this.pending.get(taskId);
+    if (entry === undefined) return undefined;
+    return new Promise((resolve, reject) => entry.waiters.push({ resolve, reject }));
+  }
+
   /** Resolves once every event of the task appended so far is written and announced. */
   async flushTask(taskId: string): Promise<void> {
     // Only this task's writes: the one in flight, if any, and what is still pending.
     const waits: Array<Promise<void>> = [];
     for (const entry of [this.writing.get(taskId), this.pending.get(taskId)]) {
       if (entry === undefined) continue;
-      waits.push(new Promise<void>((resolve, reject) => entry.waiters.push({ resolve, reject })));
+      waits.push(
+        new Promise<void>((resolve, reject) =>
+          entry.waiters.push({ resolve: () => resolve(), reject }),
+        ),
+      );
     }
     if (this.pending.has(taskId)) this.schedule();
     await Promise.all(waits);
@@ -172,12 +223,27 @@ export class TaskEventLog implements OnApplicationShutdown {
       const id = JSON.stringify(taskId);
       for (const event of entry.events) input.push(`[${id},${event}]`);
     }
+    // The rows of these tasks that someone waits for go in the same statement.
+    const rows = this.rows.takeAwaited(batch.map(([taskId]) => taskId));
     try {
-      const rows = await APPEND_EVENTS.rows(this.dataSource, [`[${input.join(',')}]`]);
+      const result = await WRITE_TASK_EVENTS.rows(this.dataSource, [
+        `[${input.join(',')}]`,
+        TaskWriteBuffer.toInput(rows.rows),
+      ]);
+      this.rows.settleTaken(rows);
       this.failures = 0;
-      this.announce(batch, rows);
-      for (const [, entry] of batch) entry.waiters.forEach((waiter) => waiter.resolve());
+      const configs = new Map<string, PushConfigRow[]>();
+      for (const row of result) if (row.push_configs) configs.set(row.task_id, row.push_configs);
+      this.announce(
+        batch,
+        result.filter((row) => row.seq !== null),
+      );
+      for (const [taskId, entry] of batch) {
+        const found = configs.get(taskId) ?? [];
+        entry.waiters.forEach((waiter) => waiter.resolve(found));
+      }
     } catch (error) {
+      this.rows.settleTaken(rows, error);
       // Put the events (and whoever waits for them) back in front of any newer ones, and try
       // again after a pause.
       for (const [taskId, entry] of batch) {
@@ -196,7 +262,7 @@ export class TaskEventLog implements OnApplicationShutdown {
 
   private announce(
     batch: Array<[string, Pending]>,
-    rows: ReadonlyArray<{ task_id: string; seq: number }>,
+    rows: ReadonlyArray<{ task_id: string; seq: number | null }>,
   ): void {
     const seqs = new Map<string, number[]>();
     for (const row of rows) {

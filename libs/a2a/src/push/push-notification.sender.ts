@@ -1,16 +1,18 @@
-import type { StreamResponse, Task } from '@a2a-js/sdk';
+import { TaskPushNotificationConfig, type StreamResponse, type Task } from '@a2a-js/sdk';
 import { V03PushNotificationSerializer } from '@a2a-js/sdk/compat/v0_3/server';
 import {
   V1PushNotificationSerializer,
   type PushNotificationSender,
   type PushNotificationSerializer,
   type ServerCallContext,
+  type StoredPushNotificationConfig,
 } from '@a2a-js/sdk/server';
 import type { PushConfig } from '@app/config';
 import { JobName, type JobProducer } from '@app/queues';
 import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { A2A_LEGACY_PROTOCOL_VERSION } from '../agent/agent-card.builder.js';
+import type { TaskEventLog } from '../events/task-event-log.js';
 import type { TypeOrmPushConfigStore } from '../stores/typeorm-push-config.store.js';
 import { scopeOf } from '../transport/call-context.js';
 
@@ -53,6 +55,7 @@ export class QueuedPushSender implements PushNotificationSender {
     private readonly store: TypeOrmPushConfigStore,
     private readonly jobs: JobProducer,
     private readonly push: PushConfig,
+    private readonly eventLog?: TaskEventLog,
   ) {}
 
   send(event: StreamResponse, context: ServerCallContext, task?: Task): Promise<void> {
@@ -64,7 +67,11 @@ export class QueuedPushSender implements PushNotificationSender {
    * push configs (most tasks have none): `build` must return the event and
    * task as they were when it was called for.
    */
-  sendFor(taskId: string, context: ServerCallContext, build: () => Notification): Promise<void> {
+  sendFor(
+    taskId: string,
+    context: ServerCallContext,
+    build: () => Notification | Promise<Notification>,
+  ): Promise<void> {
     if (taskId === '') return Promise.resolve();
     const previous = this.chains.get(taskId) ?? Promise.resolve();
     const next = previous.then(() => this.enqueue(taskId, build, context));
@@ -77,13 +84,13 @@ export class QueuedPushSender implements PushNotificationSender {
 
   private async enqueue(
     taskId: string,
-    build: () => Notification,
+    build: () => Notification | Promise<Notification>,
     context: ServerCallContext,
   ): Promise<void> {
     try {
-      const configs = await this.store.loadForEvent(taskId, context);
+      const configs = await this.configsOf(taskId, context);
       if (configs.length === 0) return;
-      const { event, task } = build();
+      const { event, task } = await build();
       const { tenantId, owner } = scopeOf(context);
       await this.jobs.enqueueBulk(
         JobName.DeliverPushNotification,
@@ -113,5 +120,26 @@ export class QueuedPushSender implements PushNotificationSender {
         `Push notifications of task ${taskId} not queued: ${(error as Error).message}`,
       );
     }
+  }
+
+  /**
+   * The task's push configs: as the event log's write of its pending events
+   * finds them (no query of its own), or else looked up.
+   */
+  private async configsOf(
+    taskId: string,
+    context: ServerCallContext,
+  ): Promise<StoredPushNotificationConfig[]> {
+    const written = this.eventLog?.pushConfigsOf(taskId);
+    if (written === undefined) return this.store.loadForEvent(taskId, context);
+    const { tenantId, owner } = scopeOf(context);
+    return (await written)
+      .filter(
+        (row) => row.agent === this.agent && row.tenant_id === tenantId && row.owner === owner,
+      )
+      .map((row) => ({
+        config: TaskPushNotificationConfig.fromJSON(row.config),
+        wireVersion: row.wire_version,
+      }));
   }
 }

@@ -4,23 +4,24 @@ import { PreparedStatement } from '@app/persistence';
 import { DataSource } from 'typeorm';
 
 /**
- * Writes a batch of tasks, given as one JSON array (a constant statement for
- * any batch size). The WHERE clause keeps a task id from ever crossing
- * tenants, callers or agents.
+ * Writes a batch of tasks, given as one JSON array in the parameter named
+ * (a constant statement for any batch size). The WHERE clause keeps a task
+ * id from ever crossing tenants, callers or agents.
  */
-const UPSERT_TASKS = new PreparedStatement<never>(
-  'a2a.upsert-tasks',
-  `INSERT INTO a2a_tasks (id, tenant_id, owner, agent, context_id, state, status_timestamp, task)
+export function upsertTasksSql(parameter: string): string {
+  return `INSERT INTO a2a_tasks (id, tenant_id, owner, agent, context_id, state, status_timestamp, task)
     SELECT id, tenant_id, owner, agent, context_id, state, status_timestamp, task
-    FROM jsonb_to_recordset($1::jsonb) AS t(
+    FROM jsonb_to_recordset(${parameter}::jsonb) AS t(
       id varchar, tenant_id varchar, owner varchar, agent varchar, context_id varchar,
       state varchar, status_timestamp timestamptz, task jsonb)
     ON CONFLICT (id) DO UPDATE SET
       context_id = EXCLUDED.context_id, state = EXCLUDED.state,
       status_timestamp = EXCLUDED.status_timestamp, task = EXCLUDED.task, updated_at = now()
     WHERE a2a_tasks.tenant_id = EXCLUDED.tenant_id AND a2a_tasks.owner = EXCLUDED.owner
-      AND a2a_tasks.agent = EXCLUDED.agent`,
-);
+      AND a2a_tasks.agent = EXCLUDED.agent`;
+}
+
+const UPSERT_TASKS = new PreparedStatement<never>('a2a.upsert-tasks', upsertTasksSql('$1'));
 
 /** One row of `a2a_tasks` as the buffer writes it. */
 export interface TaskRow {
@@ -37,6 +38,12 @@ export interface TaskRow {
 
 type Waiter = { resolve: () => void; reject: (error: unknown) => void };
 type Entry = { row: TaskRow; waiters: Waiter[] };
+
+/** Rows taken out of the buffer to be written by someone else's statement. */
+export interface TakenRows {
+  readonly batch: ReadonlyArray<[string, Entry]>;
+  readonly rows: readonly TaskRow[];
+}
 
 const COALESCE_WINDOW_MS = 15;
 const MAX_BATCH = 500;
@@ -178,31 +185,76 @@ export class TaskWriteBuffer implements OnApplicationShutdown {
   private async writeBatch(batch: Array<[string, Entry]>): Promise<void> {
     try {
       await this.writeRows(batch.map(([, entry]) => entry.row));
-      this.failures = 0;
-      for (const [, entry] of batch) entry.waiters.forEach((waiter) => waiter.resolve());
+      this.written(batch);
     } catch (error) {
-      // Tell the waiting callers; keep the rows (unless a newer version came) for the next flush.
-      for (const [id, entry] of batch) {
-        entry.waiters.forEach((waiter) => waiter.reject(error));
-        if (!this.pending.has(id)) this.pending.set(id, { row: entry.row, waiters: [] });
-      }
-      this.failures++;
-      this.logger.warn(`Writing ${batch.length} task(s) failed: ${(error as Error).message}`);
+      this.notWritten(batch, error);
       await sleep(Math.min(50 * 2 ** this.failures, 2_000));
     }
   }
 
+  /**
+   * Takes the rows of `ids` that a caller waits for (durable saves) out of
+   * the queue, for a statement that writes them along with other work of
+   * the same tasks (the task event log writes them with their events). The
+   * taker must report the outcome with {@link settleTaken}.
+   */
+  takeAwaited(ids: Iterable<string>): TakenRows {
+    const batch: Array<[string, Entry]> = [];
+    for (const id of ids) {
+      const entry = this.pending.get(id);
+      if (entry === undefined || entry.waiters.length === 0 || this.writing.has(id)) continue;
+      batch.push([id, entry]);
+    }
+    for (const [id, entry] of batch) {
+      this.pending.delete(id);
+      this.writing.set(id, entry.row);
+    }
+    return { batch, rows: batch.map(([, entry]) => entry.row) };
+  }
+
+  /** The outcome of writing rows taken with {@link takeAwaited}. */
+  settleTaken(taken: TakenRows, error?: unknown): void {
+    if (error === undefined) this.written(taken.batch);
+    else this.notWritten(taken.batch, error);
+    for (const [id] of taken.batch) this.writing.delete(id);
+    if (this.pending.size > 0) {
+      const waiting = [...this.pending.values()].some((entry) => entry.waiters.length > 0);
+      this.schedule(waiting);
+    }
+  }
+
+  private written(batch: ReadonlyArray<[string, Entry]>): void {
+    this.failures = 0;
+    for (const [, entry] of batch) entry.waiters.forEach((waiter) => waiter.resolve());
+  }
+
+  private notWritten(batch: ReadonlyArray<[string, Entry]>, error: unknown): void {
+    // Tell the waiting callers; keep the rows (unless a newer version came) for the next flush.
+    for (const [id, entry] of batch) {
+      entry.waiters.forEach((waiter) => waiter.reject(error));
+      if (!this.pending.has(id)) this.pending.set(id, { row: entry.row, waiters: [] });
+    }
+    this.failures++;
+    this.logger.warn(`Writing ${batch.length} task(s) failed: ${(error as Error).message}`);
+  }
+
+  /** Rows in the input form of the upsert (one JSON array). */
+  static toInput(rows: readonly TaskRow[]): string {
+    return JSON.stringify(
+      rows.map((row) => ({
+        id: row.id,
+        tenant_id: row.tenantId,
+        owner: row.owner,
+        agent: row.agent,
+        context_id: row.contextId,
+        state: row.state,
+        status_timestamp: row.statusTimestamp.toISOString(),
+        task: row.task,
+      })),
+    );
+  }
+
   private async writeRows(rows: readonly TaskRow[]): Promise<void> {
-    const input = rows.map((row) => ({
-      id: row.id,
-      tenant_id: row.tenantId,
-      owner: row.owner,
-      agent: row.agent,
-      context_id: row.contextId,
-      state: row.state,
-      status_timestamp: row.statusTimestamp.toISOString(),
-      task: row.task,
-    }));
-    await UPSERT_TASKS.rows(this.dataSource, [JSON.stringify(input)]);
+    await UPSERT_TASKS.rows(this.dataSource, [TaskWriteBuffer.toInput(rows)]);
   }
 }
