@@ -73,8 +73,11 @@ export class QueuedPushSender implements PushNotificationSender {
     build: () => Notification | Promise<Notification>,
   ): Promise<void> {
     if (taskId === '') return Promise.resolve();
+    // The configs are asked for now, with the write of the event; only the jobs wait their turn.
+    const configs = this.configsOf(taskId, context);
+    configs.catch(() => undefined);
     const previous = this.chains.get(taskId) ?? Promise.resolve();
-    const next = previous.then(() => this.enqueue(taskId, build, context));
+    const next = previous.then(() => this.enqueue(taskId, configs, build, context));
     this.chains.set(taskId, next);
     void next.finally(() => {
       if (this.chains.get(taskId) === next) this.chains.delete(taskId);
@@ -84,11 +87,12 @@ export class QueuedPushSender implements PushNotificationSender {
 
   private async enqueue(
     taskId: string,
+    found: Promise<StoredPushNotificationConfig[]>,
     build: () => Notification | Promise<Notification>,
     context: ServerCallContext,
   ): Promise<void> {
     try {
-      const configs = await this.configsOf(taskId, context);
+      const configs = await found;
       if (configs.length === 0) return;
       const { event, task } = await build();
       const { tenantId, owner } = scopeOf(context);
