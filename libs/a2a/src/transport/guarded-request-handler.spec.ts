@@ -2,6 +2,7 @@ import { Role, TaskState, type Message, type SendMessageRequest, type Task } fro
 import { TaskNotCancelableError, TaskNotFoundError } from '@a2a-js/sdk/errors';
 import { ServerCallContext, type A2ARequestHandler, type TaskStore } from '@a2a-js/sdk/server';
 import { describe, expect, it } from '@jest/globals';
+import { SendMessageHandler } from '../agent/send-message.handler.js';
 import { GuardedRequestHandler } from './guarded-request-handler.js';
 
 const context = new ServerCallContext();
@@ -100,6 +101,29 @@ describe('GuardedRequestHandler', () => {
       context,
     );
     expect(reached).toEqual(['sendMessage']);
+  });
+
+  it('serves a send that starts a task on the send path, and a follow-up through the SDK handler', async () => {
+    const { handler, reached } = innerHandler();
+    // The real routing rule (handles) of the send path, with its sending recorded.
+    const sends = Object.assign(Object.create(SendMessageHandler.prototype) as SendMessageHandler, {
+      sendMessage: () => {
+        reached.push('send path');
+        return Promise.resolve(task(TaskState.TASK_STATE_COMPLETED));
+      },
+    });
+    const guarded = new GuardedRequestHandler(
+      handler,
+      storeWith(),
+      { maxParts: 4 },
+      undefined,
+      () => true,
+      sends,
+    );
+    await guarded.sendMessage(request(message()), context);
+    await guarded.sendMessage(request(message({ taskId: 't-1' })), context);
+    await guarded.sendMessage(request(message({ referenceTaskIds: ['t-0'] })), context);
+    expect(reached).toEqual(['send path', 'sendMessage', 'sendMessage']);
   });
 
   it('answers TaskNotCancelable for a task that is already canceled', async () => {
