@@ -39,6 +39,28 @@ describe('TaskWriteBuffer (real PostgreSQL)', () => {
     await db.destroy();
   });
 
+  it('lends awaited rows to another statement, and flush() waits for that write too', async () => {
+    const [id, unawaited] = [randomUUID(), randomUUID()];
+    const saved = buffer.write(row(id, 'TASK_STATE_COMPLETED', 1), true, true);
+    void buffer.write(row(unawaited, 'TASK_STATE_WORKING', 1), false, false);
+    const taken = buffer.takeAwaited([id, unawaited]);
+    // Only the row someone waits for is lent; it is served from memory while it is written.
+    expect(taken.rows.map((entry) => entry.id)).toEqual([id]);
+    expect(buffer.peek(id)?.task).toEqual({ id, contextId: 'ctx', chunks: 1 });
+    let flushed = false;
+    const flushing = buffer.flush().then(() => (flushed = true));
+    await db.query(
+      `INSERT INTO a2a_tasks (id, tenant_id, owner, agent, context_id, state, status_timestamp, task)
+       VALUES ($1, '', 'buffer-spec', 'echo', 'ctx', 'TASK_STATE_COMPLETED', now(), $2::jsonb)`,
+      [id, JSON.stringify({ id, contextId: 'ctx', chunks: 1 })],
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(flushed).toBe(false);
+    buffer.settleTaken(taken);
+    await Promise.all([saved, flushing]);
+    expect(await stored(db, unawaited)).toBe(1);
+  });
+
   it('writes only the latest version of a task saved within the window', async () => {
     const id = randomUUID();
     await buffer.write(row(id, 'TASK_STATE_SUBMITTED', 0), true, false);

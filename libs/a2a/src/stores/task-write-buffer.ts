@@ -43,6 +43,8 @@ type Entry = { row: TaskRow; waiters: Waiter[] };
 export interface TakenRows {
   readonly batch: ReadonlyArray<[string, Entry]>;
   readonly rows: readonly TaskRow[];
+  /** Settles the write for {@link TaskWriteBuffer.flush}. */
+  readonly done: () => void;
 }
 
 const COALESCE_WINDOW_MS = 15;
@@ -73,6 +75,8 @@ export class TaskWriteBuffer implements OnApplicationShutdown {
   /** Rows being written right now, by task id (at most one flush per task at a time). */
   private readonly writing = new Map<string, TaskRow>();
   private readonly activeFlushes = new Set<Promise<void>>();
+  /** Writes of rows taken by another statement ({@link takeAwaited}), until they settle. */
+  private readonly lentFlushes = new Set<Promise<void>>();
   private readonly inFlight = new Map<string, TaskRow>();
   private readonly known = new Set<string>();
   private timer?: NodeJS.Timeout;
@@ -117,7 +121,7 @@ export class TaskWriteBuffer implements OnApplicationShutdown {
       (entry) => new Promise<void>((resolve, reject) => entry.waiters.push({ resolve, reject })),
     );
     if (written.length > 0) this.schedule(true);
-    await Promise.all([...written, ...this.activeFlushes]);
+    await Promise.all([...written, ...this.activeFlushes, ...this.lentFlushes]);
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -209,7 +213,13 @@ export class TaskWriteBuffer implements OnApplicationShutdown {
       this.pending.delete(id);
       this.writing.set(id, entry.row);
     }
-    return { batch, rows: batch.map(([, entry]) => entry.row) };
+    let done = () => {};
+    if (batch.length > 0) {
+      const written = new Promise<void>((resolve) => (done = resolve));
+      this.lentFlushes.add(written);
+      void written.then(() => this.lentFlushes.delete(written));
+    }
+    return { batch, rows: batch.map(([, entry]) => entry.row), done };
   }
 
   /** The outcome of writing rows taken with {@link takeAwaited}. */
@@ -217,6 +227,7 @@ export class TaskWriteBuffer implements OnApplicationShutdown {
     if (error === undefined) this.written(taken.batch);
     else this.notWritten(taken.batch, error);
     for (const [id] of taken.batch) this.writing.delete(id);
+    taken.done();
     if (this.pending.size > 0) {
       const waiting = [...this.pending.values()].some((entry) => entry.waiters.length > 0);
       this.schedule(waiting);
