@@ -31,7 +31,7 @@ describe('retention of what finished tasks leave behind', () => {
 
   const eventCount = async (taskId: string): Promise<number> => {
     const rows = await dataSource.query<Array<{ count: number }>>(
-      'SELECT count(*)::int AS count FROM a2a_task_events WHERE task_id = $1',
+      'SELECT coalesce(sum(jsonb_array_length(events)), 0)::int AS count FROM a2a_task_events WHERE task_id = $1',
       [taskId],
     );
     return rows[0].count;

@@ -9,9 +9,10 @@ import type { DataSource } from 'typeorm';
 import { RunningTasksRegistry } from './running-tasks.registry.js';
 import { TaskEventHub } from './task-event-hub.js';
 import { TaskWriteBuffer } from '../stores/task-write-buffer.js';
-import { TaskEventLog } from './task-event-log.js';
+import { TaskEventLog, type LoggedEvent } from './task-event-log.js';
 
-function statusEvent(taskId: string): StreamResponse {
+/** A status update, its timestamp telling events apart (a, b, c … → …000Z, …001Z, …002Z …). */
+function statusEvent(taskId: string, stamp = 'a'): StreamResponse {
   return {
     payload: {
       $case: 'statusUpdate',
@@ -21,7 +22,7 @@ function statusEvent(taskId: string): StreamResponse {
         status: {
           state: TaskState.TASK_STATE_WORKING,
           message: undefined,
-          timestamp: new Date().toISOString(),
+          timestamp: `2026-01-01T00:00:00.00${'abcdefghij'.indexOf(stamp)}Z`,
         },
         metadata: undefined,
       },
@@ -108,12 +109,33 @@ describe('TaskEventLog (real PostgreSQL and Redis)', () => {
 
   it("numbers each task's events in order and reads them back", async () => {
     const id = randomUUID();
-    for (let n = 0; n < 3; n++) log.append(id, statusEvent(id));
+    const stamps = ['a', 'b', 'c', 'd'];
+    for (const stamp of stamps.slice(0, 3)) log.append(id, statusEvent(id, stamp));
     await log.flushTask(id);
-    log.append(id, statusEvent(id));
+    log.append(id, statusEvent(id, 'd'));
     await log.flushTask(id);
-    expect((await log.read(id)).map((entry) => entry.seq)).toEqual([1, 2, 3, 4]);
-    expect((await log.read(id, 2)).map((entry) => entry.seq)).toEqual([3, 4]);
+    // The events of one flush are one row, numbered by its last event.
+    const runs = await db.query<Array<{ seq: number; count: number }>>(
+      'SELECT seq, jsonb_array_length(events) AS count FROM a2a_task_events WHERE task_id = $1 ORDER BY seq',
+      [id],
+    );
+    expect(runs).toEqual([
+      { seq: 3, count: 3 },
+      { seq: 4, count: 1 },
+    ]);
+    const stampOf = (entry: LoggedEvent) =>
+      (entry.event as { statusUpdate: { status: { timestamp: string } } }).statusUpdate.status
+        .timestamp;
+    const all = await log.read(id);
+    expect(all.map((entry) => entry.seq)).toEqual([1, 2, 3, 4]);
+    expect(all.map(stampOf)).toEqual(
+      stamps.map((stamp) => `2026-01-01T00:00:00.00${stamps.indexOf(stamp)}Z`),
+    );
+    // From inside a run: only the events after the number asked for.
+    const later = await log.read(id, 1);
+    expect(later.map((entry) => entry.seq)).toEqual([2, 3, 4]);
+    expect(later.map(stampOf)).toEqual(all.slice(1).map(stampOf));
+    expect((await log.read(id, 3)).map((entry) => entry.seq)).toEqual([4]);
   });
 
   it("waits for its own task's writes only, not for another task's slow flush", async () => {
@@ -123,7 +145,7 @@ describe('TaskEventLog (real PostgreSQL and Redis)', () => {
     await blocker.connect();
     await blocker.startTransaction();
     await blocker.query(
-      `INSERT INTO a2a_task_events (task_id, seq, event) VALUES ($1, 1, '{}'::jsonb)`,
+      `INSERT INTO a2a_task_events (task_id, seq, events) VALUES ($1, 1, '[{}]'::jsonb)`,
       [slow],
     );
     try {

@@ -13,12 +13,13 @@ import { RunningTasksRegistry } from './running-tasks.registry.js';
 /**
  * One turn's writes of tasks, in one statement (one round trip, one commit):
  * - appends a batch of events, [[taskId, event], ...] as one JSON parameter
- *   ($1): each task's events are numbered after its last logged one, in the
- *   order they were appended;
+ *   ($1): each task's events of the batch become one row, a run numbered
+ *   after the task's last logged event, in the order they were appended
+ *   (`seq` is the number of the run's last event);
  * - upserts the task rows someone waits for ($2, see TaskWriteBuffer);
- * - returns, with the events' numbers, the push configs of the batch's tasks
- *   as of this write (one row per task that has any), so that the push
- *   sender needs no lookup of its own.
+ * - returns, with each run's last number, the push configs of the batch's
+ *   tasks as of this write (one row per task that has any), so that the
+ *   push sender needs no lookup of its own.
  */
 const WRITE_TASK_EVENTS = new PreparedStatement<{
   task_id: string;
@@ -29,18 +30,14 @@ const WRITE_TASK_EVENTS = new PreparedStatement<{
   `WITH input AS (
       SELECT item->>0 AS task_id, item->1 AS event, ord
       FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(item, ord)
-    ), tasks AS (
-      SELECT DISTINCT task_id FROM input
-    ), base AS (
-      SELECT tasks.task_id,
-             coalesce((SELECT max(e.seq) FROM a2a_task_events e WHERE e.task_id = tasks.task_id), 0) AS last
-      FROM tasks
     ), appended AS (
-      INSERT INTO a2a_task_events (task_id, seq, event)
+      INSERT INTO a2a_task_events (task_id, seq, events)
       SELECT input.task_id,
-             base.last + row_number() OVER (PARTITION BY input.task_id ORDER BY input.ord),
-             input.event
-      FROM input JOIN base USING (task_id)
+             coalesce((SELECT max(e.seq) FROM a2a_task_events e WHERE e.task_id = input.task_id), 0)
+               + count(*),
+             jsonb_agg(input.event ORDER BY input.ord)
+      FROM input
+      GROUP BY input.task_id
       RETURNING task_id, seq
     ), upserted AS (
       ${upsertTasksSql('$2')}
@@ -51,7 +48,8 @@ const WRITE_TASK_EVENTS = new PreparedStatement<{
     SELECT c.task_id, NULL, jsonb_agg(jsonb_build_object(
              'tenant_id', c.tenant_id, 'owner', c.owner, 'agent', c.agent,
              'config', c.config, 'wire_version', c.wire_version) ORDER BY c.created_at, c.id)
-    FROM a2a_push_configs c JOIN tasks USING (task_id)
+    FROM a2a_push_configs c
+    WHERE c.task_id IN (SELECT DISTINCT task_id FROM input)
     GROUP BY c.task_id`,
 );
 
@@ -159,13 +157,20 @@ export class TaskEventLog implements OnApplicationShutdown {
 
   /** The task's logged events after `afterSeq`, in order. */
   async read(taskId: string, afterSeq = 0): Promise<LoggedEvent[]> {
-    const rows = await this.dataSource.query<
-      Array<{ seq: number; event: Record<string, unknown> }>
-    >('SELECT seq, event FROM a2a_task_events WHERE task_id = $1 AND seq > $2 ORDER BY seq', [
+    const runs = await this.dataSource.query<
+      Array<{ seq: number; events: Array<Record<string, unknown>> }>
+    >('SELECT seq, events FROM a2a_task_events WHERE task_id = $1 AND seq > $2 ORDER BY seq', [
       taskId,
       afterSeq,
     ]);
-    return rows.map((row) => ({ seq: Number(row.seq), event: row.event }));
+    const logged: LoggedEvent[] = [];
+    for (const run of runs) {
+      const first = Number(run.seq) - run.events.length + 1;
+      run.events.forEach((event, index) => {
+        if (first + index > afterSeq) logged.push({ seq: first + index, event });
+      });
+    }
+    return logged;
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -264,22 +269,18 @@ export class TaskEventLog implements OnApplicationShutdown {
     batch: Array<[string, Pending]>,
     rows: ReadonlyArray<{ task_id: string; seq: number | null }>,
   ): void {
-    const seqs = new Map<string, number[]>();
-    for (const row of rows) {
-      const list = seqs.get(row.task_id) ?? [];
-      list.push(Number(row.seq));
-      seqs.set(row.task_id, list);
-    }
+    const last = new Map<string, number>();
+    for (const row of rows) if (row.seq !== null) last.set(row.task_id, Number(row.seq));
     // One announcement per task and flush: its events in order, as [{seq, event}, ...].
     const pipeline = this.redis.pipeline();
     for (const [taskId, entry] of batch) {
-      const numbers = (seqs.get(taskId) ?? []).sort((a, b) => a - b);
-      const announced: string[] = [];
-      entry.events.forEach((event, index) => {
-        const seq = numbers[index];
-        if (seq !== undefined) announced.push(`{"seq":${seq},"event":${event}}`);
-      });
-      if (announced.length > 0) pipeline.publish(this.channel(taskId), `[${announced.join(',')}]`);
+      const lastSeq = last.get(taskId);
+      if (lastSeq === undefined) continue;
+      const first = lastSeq - entry.events.length + 1;
+      const announced = entry.events.map(
+        (event, index) => `{"seq":${first + index},"event":${event}}`,
+      );
+      pipeline.publish(this.channel(taskId), `[${announced.join(',')}]`);
     }
     // Live subscribers catch up from the log if an announcement is lost.
     pipeline.exec().catch((error: unknown) => {

@@ -69,17 +69,20 @@ export class A2aRetention {
   /** Events of tasks that finished (were last written) more than `seconds` ago. */
   private async pruneTaskEvents(seconds: number): Promise<number> {
     return this.inBatches(async () => {
-      const rows = await queryRows<{ task_id: string }>(
+      const rows = await queryRows<{ task_id: string; events: number }>(
         this.dataSource,
         `DELETE FROM a2a_task_events WHERE task_id IN (
            SELECT t.id FROM a2a_tasks t
            WHERE t.state IN (${FINISHED}) AND t.updated_at < now() - make_interval(secs => $1)
              AND EXISTS (SELECT 1 FROM a2a_task_events e WHERE e.task_id = t.id)
            LIMIT $2)
-         RETURNING task_id`,
+         RETURNING task_id, jsonb_array_length(events) AS events`,
         [seconds, BATCH],
       );
-      return { deleted: rows.length, full: new Set(rows.map((row) => row.task_id)).size === BATCH };
+      return {
+        deleted: rows.reduce((sum, row) => sum + Number(row.events), 0),
+        full: new Set(rows.map((row) => row.task_id)).size === BATCH,
+      };
     });
   }
 

@@ -12,6 +12,7 @@ import { RunRemainingSteps1795900000000 } from './1795900000000-RunRemainingStep
 import { TaskRetention1796000000000 } from './1796000000000-TaskRetention.js';
 import { ActiveStepIndexes1796100000000 } from './1796100000000-ActiveStepIndexes.js';
 import { RunListingIndex1796200000000 } from './1796200000000-RunListingIndex.js';
+import { TaskEventRuns1796300000000 } from './1796300000000-TaskEventRuns.js';
 
 /** Every migration, oldest first; generated ones are added here by hand. */
 export const MIGRATIONS: Array<new () => MigrationInterface> = [
@@ -28,4 +29,5 @@ export const MIGRATIONS: Array<new () => MigrationInterface> = [
   TaskRetention1796000000000,
   ActiveStepIndexes1796100000000,
   RunListingIndex1796200000000,
+  TaskEventRuns1796300000000,
 ];
