@@ -261,23 +261,27 @@ async function settle(
   };
 }
 
-async function throughSdk(scenario: Scenario, send: SendMessageRequest): Promise<Outcome> {
-  const store = new VersionedMemoryStore();
-  const buses = new DefaultExecutionEventBusManager();
-  const notifications: Array<() => unknown> = [];
-  const sender: PushNotificationSender = {
-    send: (event, _context, task) => {
-      // As the queued sender: an event of no task (a direct Message reply) notifies nobody.
-      const payload = event.payload;
-      const taskId = payload?.$case === 'task' ? payload.value.id : (payload?.value.taskId ?? '');
-      if (taskId === '') return Promise.resolve();
-      const wire = { event: StreamResponse.toJSON(event), task: task && Task.toJSON(task) };
-      notifications.push(() => wire);
-      return Promise.resolve();
-    },
+/** What a handler needs from the harness, and what the harness records of it. */
+interface Harness {
+  readonly store: VersionedMemoryStore;
+  readonly buses: DefaultExecutionEventBusManager;
+  readonly executor: AgentExecutor & { done: Promise<void> };
+  readonly notifications: Array<() => unknown>;
+}
+
+/** Sends through the handler `make` builds, and records the outcome once the executor is done. */
+async function through(
+  scenario: Scenario,
+  send: SendMessageRequest,
+  make: (harness: Harness) => { sendMessage: DefaultRequestHandler['sendMessage'] },
+): Promise<Outcome> {
+  const harness: Harness = {
+    store: new VersionedMemoryStore(),
+    buses: new DefaultExecutionEventBusManager(),
+    executor: executorOf(scenario),
+    notifications: [],
   };
-  const executor = executorOf(scenario);
-  const handler = new DefaultRequestHandler(card, store, executor, buses, undefined, sender);
+  const handler = make(harness);
   const context = new ServerCallContext();
   const outcome: Partial<Outcome> = {};
   try {
@@ -285,59 +289,57 @@ async function throughSdk(scenario: Scenario, send: SendMessageRequest): Promise
   } catch (error) {
     outcome.error = `${(error as Error).constructor.name}: ${(error as Error).message}`;
   }
-  await executor.done;
+  await harness.executor.done;
   const taskId = (outcome.result as Task | undefined)?.id ?? '';
   return {
     ...outcome,
-    firstSave: store.saves[0],
-    ...(await settle(store, notifications, context)),
-    busKept: buses.getByTaskId(taskId, context) !== undefined,
+    firstSave: harness.store.saves[0],
+    ...(await settle(harness.store, harness.notifications, context)),
+    busKept: harness.buses.getByTaskId(taskId, context) !== undefined,
   };
 }
 
-async function throughOurs(scenario: Scenario, send: SendMessageRequest): Promise<Outcome> {
-  const store = new VersionedMemoryStore();
-  const buses = new DefaultExecutionEventBusManager();
-  const notifications: Array<() => unknown> = [];
-  const push: PushNotifier = {
-    // Built late, as the queued sender does once it has found the task's configs.
-    sendFor: (
-      _taskId: string,
-      _context: ServerCallContext,
-      build: () => Notification | Promise<Notification>,
-    ) => {
-      notifications.push(async () => {
-        const { event, task } = await build();
-        return { event: StreamResponse.toJSON(event), task: task && Task.toJSON(task) };
-      });
-      return Promise.resolve();
-    },
-  };
-  const executor = executorOf(scenario);
-  const handler = new SendMessageHandler({
-    card,
-    store,
-    executor,
-    buses,
-    pushConfigs: { save: () => Promise.resolve() },
-    push,
+const throughSdk = (scenario: Scenario, send: SendMessageRequest) =>
+  through(scenario, send, ({ store, buses, executor, notifications }) => {
+    const sender: PushNotificationSender = {
+      send: (event, _context, task) => {
+        // As the queued sender: an event of no task (a direct Message reply) notifies nobody.
+        const payload = event.payload;
+        const taskId = payload?.$case === 'task' ? payload.value.id : (payload?.value.taskId ?? '');
+        if (taskId === '') return Promise.resolve();
+        const wire = { event: StreamResponse.toJSON(event), task: task && Task.toJSON(task) };
+        notifications.push(() => wire);
+        return Promise.resolve();
+      },
+    };
+    return new DefaultRequestHandler(card, store, executor, buses, undefined, sender);
   });
-  const context = new ServerCallContext();
-  const outcome: Partial<Outcome> = {};
-  try {
-    outcome.result = await handler.sendMessage(send, context);
-  } catch (error) {
-    outcome.error = `${(error as Error).constructor.name}: ${(error as Error).message}`;
-  }
-  await executor.done;
-  const taskId = (outcome.result as Task | undefined)?.id ?? '';
-  return {
-    ...outcome,
-    firstSave: store.saves[0],
-    ...(await settle(store, notifications, context)),
-    busKept: buses.getByTaskId(taskId, context) !== undefined,
-  };
-}
+
+const throughOurs = (scenario: Scenario, send: SendMessageRequest) =>
+  through(scenario, send, ({ store, buses, executor, notifications }) => {
+    const push: PushNotifier = {
+      // Built late, as the queued sender does once it has found the task's configs.
+      sendFor: (
+        _taskId: string,
+        _context: ServerCallContext,
+        build: () => Notification | Promise<Notification>,
+      ) => {
+        notifications.push(async () => {
+          const { event, task } = await build();
+          return { event: StreamResponse.toJSON(event), task: task && Task.toJSON(task) };
+        });
+        return Promise.resolve();
+      },
+    };
+    return new SendMessageHandler({
+      card,
+      store,
+      executor,
+      buses,
+      pushConfigs: { save: () => Promise.resolve() },
+      push,
+    });
+  });
 
 function wire(outcome: Outcome): Outcome & { result?: { message?: unknown } } {
   const result = outcome.result as Task | Message | undefined;
