@@ -270,10 +270,13 @@ interface Harness {
 }
 
 /** Sends through the handler `make` builds, and records the outcome once the executor is done. */
+type Handler = Pick<DefaultRequestHandler, 'sendMessage' | 'sendMessageStream'>;
+
 async function through(
   scenario: Scenario,
   send: SendMessageRequest,
-  make: (harness: Harness) => { sendMessage: DefaultRequestHandler['sendMessage'] },
+  make: (harness: Harness) => Handler,
+  streaming = false,
 ): Promise<Outcome> {
   const harness: Harness = {
     store: new VersionedMemoryStore(),
@@ -284,13 +287,24 @@ async function through(
   const handler = make(harness);
   const context = new ServerCallContext();
   const outcome: Partial<Outcome> = {};
+  const streamed: unknown[] = [];
+  let taskId = '';
   try {
-    outcome.result = await handler.sendMessage(send, context);
+    if (streaming) {
+      for await (const response of handler.sendMessageStream(send, context)) {
+        if (response.payload?.$case === 'task') taskId = response.payload.value.id;
+        streamed.push(StreamResponse.toJSON(response));
+      }
+      outcome.result = streamed;
+    } else {
+      outcome.result = await handler.sendMessage(send, context);
+      taskId = (outcome.result as Task).id ?? '';
+    }
   } catch (error) {
     outcome.error = `${(error as Error).constructor.name}: ${(error as Error).message}`;
+    if (streaming) outcome.result = streamed;
   }
   await harness.executor.done;
-  const taskId = (outcome.result as Task | undefined)?.id ?? '';
   return {
     ...outcome,
     firstSave: harness.store.saves[0],
@@ -299,47 +313,58 @@ async function through(
   };
 }
 
-const throughSdk = (scenario: Scenario, send: SendMessageRequest) =>
-  through(scenario, send, ({ store, buses, executor, notifications }) => {
-    const sender: PushNotificationSender = {
-      send: (event, _context, task) => {
-        // As the queued sender: an event of no task (a direct Message reply) notifies nobody.
-        const payload = event.payload;
-        const taskId = payload?.$case === 'task' ? payload.value.id : (payload?.value.taskId ?? '');
-        if (taskId === '') return Promise.resolve();
-        const wire = { event: StreamResponse.toJSON(event), task: task && Task.toJSON(task) };
-        notifications.push(() => wire);
-        return Promise.resolve();
-      },
-    };
-    return new DefaultRequestHandler(card, store, executor, buses, undefined, sender);
-  });
+const throughSdk = (scenario: Scenario, send: SendMessageRequest, streaming = false) =>
+  through(
+    scenario,
+    send,
+    ({ store, buses, executor, notifications }) => {
+      const sender: PushNotificationSender = {
+        send: (event, _context, task) => {
+          // As the queued sender: an event of no task (a direct Message reply) notifies nobody.
+          const payload = event.payload;
+          const taskId =
+            payload?.$case === 'task' ? payload.value.id : (payload?.value.taskId ?? '');
+          if (taskId === '') return Promise.resolve();
+          const wire = { event: StreamResponse.toJSON(event), task: task && Task.toJSON(task) };
+          notifications.push(() => wire);
+          return Promise.resolve();
+        },
+      };
+      return new DefaultRequestHandler(card, store, executor, buses, undefined, sender);
+    },
+    streaming,
+  );
 
-const throughOurs = (scenario: Scenario, send: SendMessageRequest) =>
-  through(scenario, send, ({ store, buses, executor, notifications }) => {
-    const push: PushNotifier = {
-      // Built late, as the queued sender does once it has found the task's configs.
-      sendFor: (
-        _taskId: string,
-        _context: ServerCallContext,
-        build: () => Notification | Promise<Notification>,
-      ) => {
-        notifications.push(async () => {
-          const { event, task } = await build();
-          return { event: StreamResponse.toJSON(event), task: task && Task.toJSON(task) };
-        });
-        return Promise.resolve();
-      },
-    };
-    return new SendMessageHandler({
-      card,
-      store,
-      executor,
-      buses,
-      pushConfigs: { save: () => Promise.resolve() },
-      push,
-    });
-  });
+const throughOurs = (scenario: Scenario, send: SendMessageRequest, streaming = false) =>
+  through(
+    scenario,
+    send,
+    ({ store, buses, executor, notifications }) => {
+      const push: PushNotifier = {
+        // Built late, as the queued sender does once it has found the task's configs.
+        sendFor: (
+          _taskId: string,
+          _context: ServerCallContext,
+          build: () => Notification | Promise<Notification>,
+        ) => {
+          notifications.push(async () => {
+            const { event, task } = await build();
+            return { event: StreamResponse.toJSON(event), task: task && Task.toJSON(task) };
+          });
+          return Promise.resolve();
+        },
+      };
+      return new SendMessageHandler({
+        card,
+        store,
+        executor,
+        buses,
+        pushConfigs: { save: () => Promise.resolve() },
+        push,
+      });
+    },
+    streaming,
+  );
 
 function wire(outcome: Outcome): Outcome & { result?: { message?: unknown } } {
   const result = outcome.result as Task | Message | undefined;
@@ -378,6 +403,34 @@ describe('SendMessageHandler answers a new-task send as the SDK handler does', (
       });
     }
   }
+});
+
+describe('SendMessageHandler streams a new task as the SDK handler does', () => {
+  const sends: Record<string, () => SendMessageRequest> = {
+    plain: () => request(),
+    'with historyLength 1': () => request({ historyLength: 1 }),
+  };
+  for (const [name, scenario] of Object.entries(scenarios)) {
+    for (const [kind, send] of Object.entries(sends)) {
+      it(`${name}, ${kind}`, async () => {
+        const sdk = normalise(await throughSdk(scenario, send(), true));
+        const ours = normalise(await throughOurs(scenario, send(), true));
+        expect(ours).toEqual(sdk);
+      });
+    }
+  }
+
+  it('refuses a stream that breaks the protocol order, as the SDK does', async () => {
+    const broken: Scenario = (context, bus) => {
+      bus.publish(AgentEvent.task(newTask(context)));
+      bus.publish(AgentEvent.task(newTask(context)));
+      return Promise.resolve();
+    };
+    const sdk = normalise(await throughSdk(broken, request(), true)) as Outcome;
+    const ours = normalise(await throughOurs(broken, request(), true)) as Outcome;
+    expect(sdk.error).toMatch(/^UnsupportedOperationError: Stream ordering violation/);
+    expect(ours).toEqual(sdk);
+  });
 });
 
 describe('executorContext', () => {

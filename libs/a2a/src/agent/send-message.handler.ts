@@ -7,7 +7,12 @@ import {
   type SendMessageRequest,
   type StreamResponse,
 } from '@a2a-js/sdk';
-import { A2AError, ExtensionSupportRequiredError, RequestMalformedError } from '@a2a-js/sdk/errors';
+import {
+  A2AError,
+  ExtensionSupportRequiredError,
+  RequestMalformedError,
+  UnsupportedOperationError,
+} from '@a2a-js/sdk/errors';
 import {
   AgentEvent,
   ExecutionEventQueue,
@@ -124,9 +129,33 @@ function streamResponseOf(event: AgentExecutionEvent, task: Task | undefined): S
   }
 }
 
+type StreamPattern = 'undetermined' | 'message-only' | 'task-lifecycle';
+
+/** A stream is one message, or a task and then its updates; anything else is refused. */
+function nextPattern(pattern: StreamPattern, event: AgentExecutionEvent): StreamPattern {
+  switch (pattern) {
+    case 'undetermined':
+      if (event.kind === 'message') return 'message-only';
+      if (event.kind === 'task') return 'task-lifecycle';
+      throw new UnsupportedOperationError(
+        `Received ${event.kind} before initial 'Message'/'Task' event.`,
+      );
+    case 'message-only':
+      throw new UnsupportedOperationError(`Received ${event.kind} after message-only response.`);
+    case 'task-lifecycle':
+      if (event.kind !== 'statusUpdate' && event.kind !== 'artifactUpdate') {
+        throw new UnsupportedOperationError(
+          `Stream ordering violation: received ${event.kind} in task lifecycle stream.`,
+        );
+      }
+      return pattern;
+  }
+}
+
 /**
- * SendMessage for a message that starts a new task (it names no task and no
- * reference tasks), with the semantics of the SDK's DefaultRequestHandler:
+ * SendMessage and SendStreamingMessage for a message that starts a new task
+ * (it names no task and no reference tasks), with the semantics of the SDK's
+ * DefaultRequestHandler:
  * blocking and non-blocking sends, the result on an AUTH_REQUIRED status,
  * a failed task when the executor throws, a push config carried by the send,
  * a push notification for every event, the bus kept for follow-ups while the
@@ -150,24 +179,7 @@ export class SendMessageHandler {
     params: SendMessageRequest,
     context: ServerCallContext,
   ): Promise<Message | Task> {
-    const message = params.message;
-    if (message === undefined) throw new RequestMalformedError('request.message is required.');
-    this.checkExtensions(context);
-    const taskId = randomUUID();
-    const contextId = message.contextId || randomUUID();
-    const forExecutor: SendMessageRequest = {
-      ...params,
-      message: copyData({ ...message, contextId, taskId }),
-    };
-    const requestContext = executorContext(forExecutor, taskId, contextId, context);
-    const pushConfig = params.configuration?.taskPushNotificationConfig;
-    if (pushConfig && this.deps.card.capabilities?.pushNotifications) {
-      await this.deps.pushConfigs.save(taskId, context, { ...copyData(pushConfig), taskId });
-    }
-    const bus = this.deps.buses.createOrGetByTaskId(taskId, context);
-    const queue = new ExecutionEventQueue(bus);
-    this.run(taskId, bus, requestContext);
-    const aggregator = new TaskAggregator(this.deps.store, context, message);
+    const { taskId, queue, aggregator } = await this.start(params, context, false);
     const blocking = params.configuration?.returnImmediately !== true;
     const historyLength = params.configuration?.historyLength;
     return new Promise<Message | Task>((resolve, reject) => {
@@ -206,6 +218,67 @@ export class SendMessageHandler {
           await this.failAfterAnswer(aggregator, taskId, error);
         });
     });
+  }
+
+  /**
+   * SendStreamingMessage for a message that starts a new task: every event
+   * as the SDK's handler streams it (a task event as the task saved with
+   * it), refusing a stream that breaks the protocol's order (a message,
+   * or a task and then its updates).
+   */
+  async *sendMessageStream(
+    params: SendMessageRequest,
+    context: ServerCallContext,
+  ): AsyncGenerator<StreamResponse, void, undefined> {
+    if (!this.deps.card.capabilities?.streaming) {
+      throw new UnsupportedOperationError('Streaming is not supported.');
+    }
+    const { queue, aggregator } = await this.start(params, context, true);
+    const historyLength = params.configuration?.historyLength;
+    let pattern: StreamPattern = 'undetermined';
+    try {
+      for await (const event of queue.events()) {
+        pattern = nextPattern(pattern, event);
+        const applied = aggregator.apply(event);
+        this.notify(event, applied, aggregator, context);
+        await applied;
+        if (event.kind !== 'task') {
+          yield streamResponseOf(event, undefined);
+          continue;
+        }
+        const task = copyData(aggregator.currentTask ?? event.data);
+        applyHistoryLength(task, historyLength);
+        yield { payload: { $case: 'task', value: task } };
+      }
+    } finally {
+      queue.stop();
+    }
+  }
+
+  /** Creates the task's ids and bus, saves a push config the send carries, and starts the executor. */
+  private async start(
+    params: SendMessageRequest,
+    context: ServerCallContext,
+    streaming: boolean,
+  ): Promise<{ taskId: string; queue: ExecutionEventQueue; aggregator: TaskAggregator }> {
+    const message = params.message;
+    if (message === undefined) throw new RequestMalformedError('request.message is required.');
+    this.checkExtensions(context);
+    const taskId = randomUUID();
+    const contextId = message.contextId || randomUUID();
+    const forExecutor: SendMessageRequest = {
+      ...params,
+      message: copyData({ ...message, contextId, taskId }),
+    };
+    const requestContext = executorContext(forExecutor, taskId, contextId, context);
+    const pushConfig = params.configuration?.taskPushNotificationConfig;
+    if (pushConfig && this.deps.card.capabilities?.pushNotifications) {
+      await this.deps.pushConfigs.save(taskId, context, { ...copyData(pushConfig), taskId });
+    }
+    const bus = this.deps.buses.createOrGetByTaskId(taskId, context);
+    const queue = new ExecutionEventQueue(bus);
+    this.run(taskId, bus, requestContext, streaming);
+    return { taskId, queue, aggregator: new TaskAggregator(this.deps.store, context, message) };
   }
 
   /** Applies each event in turn, sends its push notifications, and answers when the caller should hear. */
@@ -293,9 +366,16 @@ export class SendMessageHandler {
    * published for it). When it returns, the bus is closed, unless the task
    * waits for input or authorisation and a follow-up may use it.
    */
-  private run(taskId: string, bus: ExecutionEventBus, requestContext: RequestContext): void {
+  private run(
+    taskId: string,
+    bus: ExecutionEventBus,
+    requestContext: RequestContext,
+    streaming: boolean,
+  ): void {
     let lastState: TaskState | undefined;
+    let lastTask: Task | undefined;
     const track = (event: AgentExecutionEvent) => {
+      if (event.kind === 'task') lastTask = event.data;
       if (event.kind === 'task' || event.kind === 'statusUpdate') {
         lastState = event.data.status?.state ?? lastState;
       }
@@ -306,19 +386,28 @@ export class SendMessageHandler {
       .catch((error: unknown) => {
         const text = `Agent execution error: ${(error as Error)?.message ?? String(error)}`;
         logger.error(`Agent execution failed for task ${taskId}: ${String(error)}`);
-        const contextId = requestContext.contextId;
-        const status = failure(taskId, contextId, text);
+        // A stream that has had its task goes on with it: only the failure follows.
+        const failed = streaming ? lastTask : undefined;
+        const id = failed?.id ?? taskId;
+        const contextId = failed?.contextId ?? requestContext.contextId;
+        const status = failure(id, contextId, text);
+        if (failed === undefined) {
+          bus.publish(
+            AgentEvent.task({
+              id,
+              contextId,
+              status,
+              artifacts: [],
+              history: [requestContext.userMessage],
+              metadata: {},
+            }),
+          );
+        }
+        // As the SDK does: a stream's failure is a status of its own, a blocking send's the task's.
+        const update = streaming ? failure(id, contextId, text) : status;
         bus.publish(
-          AgentEvent.task({
-            id: taskId,
-            contextId,
-            status,
-            artifacts: [],
-            history: [requestContext.userMessage],
-            metadata: {},
-          }),
+          AgentEvent.statusUpdate({ taskId: id, contextId, status: update, metadata: {} }),
         );
-        bus.publish(AgentEvent.statusUpdate({ taskId, contextId, status, metadata: {} }));
       })
       .finally(() => {
         bus.off('event', track);

@@ -150,7 +150,8 @@ export class GuardedRequestHandler implements A2ARequestHandler {
   ): AsyncGenerator<StreamResponse, void, undefined> {
     this.validateSend(params);
     if (!params.message?.taskId) context.state.set(NEW_TASK_REQUEST, true);
-    return guardedStream(detached(this.inner.sendMessageStream(params, context)));
+    const handler = this.sends?.handles(params) ? this.sends : this.inner;
+    return guardedStream(detached(handler.sendMessageStream(params, context)));
   }
 
   getTask(params: GetTaskRequest, context: ServerCallContext): Promise<Task> {
