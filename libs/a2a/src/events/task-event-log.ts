@@ -105,6 +105,7 @@ export class TaskEventLog implements OnApplicationShutdown {
   private readonly prefix: string;
   private scheduled = false;
   private failures = 0;
+  private closed = false;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -181,12 +182,14 @@ export class TaskEventLog implements OnApplicationShutdown {
           this.logger.error(`Task events not written at shutdown: ${String(error)}`);
         },
       );
-      if (this.failures > 0) return;
+      if (this.failures > 0) break;
     }
+    // Nothing is scheduled past this point: no retry outlives the app.
+    this.closed = true;
   }
 
   private schedule(): void {
-    if (this.scheduled) return;
+    if (this.scheduled || this.closed) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
@@ -261,7 +264,7 @@ export class TaskEventLog implements OnApplicationShutdown {
       }
       this.failures++;
       this.logger.warn(`Writing task events failed: ${(error as Error).message}`);
-      await sleep(Math.min(50 * 2 ** this.failures, 2_000));
+      if (!this.closed) await sleep(Math.min(50 * 2 ** this.failures, 2_000));
     }
   }
 

@@ -61,6 +61,17 @@ describe('TaskWriteBuffer (real PostgreSQL)', () => {
     expect(await stored(db, unawaited)).toBe(1);
   });
 
+  it('schedules nothing once shut down: a save after it is not written, and nothing keeps running', async () => {
+    const closing = new TaskWriteBuffer(db);
+    const [before, after] = [randomUUID(), randomUUID()];
+    void closing.write(row(before, 'TASK_STATE_WORKING', 1), false, false);
+    await closing.onApplicationShutdown();
+    expect(await stored(db, before)).toBe(1);
+    void closing.write(row(after, 'TASK_STATE_WORKING', 1), false, false);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await stored(db, after)).toBeUndefined();
+  });
+
   it('writes only the latest version of a task saved within the window', async () => {
     const id = randomUUID();
     await buffer.write(row(id, 'TASK_STATE_SUBMITTED', 0), true, false);

@@ -82,6 +82,7 @@ export class TaskWriteBuffer implements OnApplicationShutdown {
   private timer?: NodeJS.Timeout;
   private immediateScheduled = false;
   private failures = 0;
+  private closed = false;
 
   constructor(private readonly dataSource: DataSource) {}
 
@@ -129,6 +130,12 @@ export class TaskWriteBuffer implements OnApplicationShutdown {
     await this.flush().catch((error: unknown) => {
       this.logger.error(`Tasks not written at shutdown: ${String(error)}`);
     });
+    // Nothing is scheduled past this point: no timer or retry outlives the app.
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.pending.size > 0) {
+      this.logger.error(`${this.pending.size} task(s) saved during shutdown not written`);
+    }
   }
 
   private remember(row: TaskRow, settled: boolean): void {
@@ -143,6 +150,7 @@ export class TaskWriteBuffer implements OnApplicationShutdown {
   }
 
   private schedule(now: boolean): void {
+    if (this.closed) return;
     if (now) {
       if (this.immediateScheduled) return;
       this.immediateScheduled = true;
@@ -192,7 +200,7 @@ export class TaskWriteBuffer implements OnApplicationShutdown {
       this.written(batch);
     } catch (error) {
       this.notWritten(batch, error);
-      await sleep(Math.min(50 * 2 ** this.failures, 2_000));
+      if (!this.closed) await sleep(Math.min(50 * 2 ** this.failures, 2_000));
     }
   }
 
