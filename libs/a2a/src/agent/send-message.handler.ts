@@ -28,6 +28,7 @@ import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { Notification } from '../push/push-notification.sender.js';
 import { INTERRUPTED_STATES } from '../stores/task-states.js';
+import { streamResponseOf } from '../events/stream-response.js';
 import { copyData } from './copy-data.js';
 import { TaskAggregator, type VersionedTaskStore } from './task-aggregator.js';
 
@@ -114,19 +115,6 @@ function failure(taskId: string, contextId: string, text: string): Task['status'
     },
     timestamp: new Date().toISOString(),
   };
-}
-
-function streamResponseOf(event: AgentExecutionEvent, task: Task | undefined): StreamResponse {
-  switch (event.kind) {
-    case 'task':
-      return { payload: { $case: 'task', value: task ?? event.data } };
-    case 'message':
-      return { payload: { $case: 'message', value: event.data } };
-    case 'statusUpdate':
-      return { payload: { $case: 'statusUpdate', value: event.data } };
-    case 'artifactUpdate':
-      return { payload: { $case: 'artifactUpdate', value: event.data } };
-  }
 }
 
 type StreamPattern = 'undetermined' | 'message-only' | 'task-lifecycle';
@@ -243,7 +231,7 @@ export class SendMessageHandler {
         this.notify(event, applied, aggregator, context);
         await applied;
         if (event.kind !== 'task') {
-          yield streamResponseOf(event, undefined);
+          yield streamResponseOf(event);
           continue;
         }
         const task = copyData(aggregator.currentTask ?? event.data);

@@ -1,4 +1,3 @@
-import type { StreamResponse } from '@a2a-js/sdk';
 import {
   DefaultExecutionEventBus,
   type AgentExecutionEvent,
@@ -8,21 +7,8 @@ import {
 } from '@a2a-js/sdk/server';
 import { FRESH_TASK_ID, NEW_TASK_REQUEST, PlatformUser } from '../transport/call-context.js';
 import type { RunningTasksRegistry } from './running-tasks.registry.js';
+import { streamResponseOf } from './stream-response.js';
 import type { TaskEventLog } from './task-event-log.js';
-
-function toStreamResponse(event: AgentExecutionEvent): StreamResponse | undefined {
-  switch (event.kind) {
-    case 'task':
-      return { payload: { $case: 'task', value: event.data } };
-    case 'statusUpdate':
-      return { payload: { $case: 'statusUpdate', value: event.data } };
-    case 'artifactUpdate':
-      return { payload: { $case: 'artifactUpdate', value: event.data } };
-    default:
-      // A direct Message reply belongs to no task.
-      return undefined;
-  }
-}
 
 /**
  * An in-process bus whose every task event also goes to the durable log. The
@@ -41,8 +27,9 @@ class DurableExecutionEventBus extends DefaultExecutionEventBus {
   }
 
   override publish(event: AgentExecutionEvent): void {
-    const response = toStreamResponse(event);
-    if (response !== undefined) {
+    // A direct Message reply belongs to no task.
+    if (event.kind !== 'message') {
+      const response = streamResponseOf(event);
       if (!this.recorded) {
         this.recorded = true;
         this.registry.started(this.taskId);
