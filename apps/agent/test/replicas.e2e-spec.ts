@@ -11,6 +11,8 @@ import {
   type SpawnedApp,
   memberKey,
 } from '@app/testing';
+import { ApiKeyRole } from '@app/persistence';
+import { createApiKey } from '@app/security';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
@@ -148,6 +150,54 @@ describe('agent app replicas', () => {
     expect(later.status?.state).toBe(TaskState.TASK_STATE_CANCELED);
     expect(later.artifacts[0]?.parts.length).toBe(after.artifacts[0]?.parts.length);
     expect(later.artifacts[0]?.parts.length).toBeLessThan(40);
+  });
+
+  it('a follower whose task ends elsewhere with nothing logged ends with the stored task', async () => {
+    // A task that starts and ends in one batch leaves no events in the log, only its row.
+    // A follower that saw it running (through its row) must still hear of its end.
+    const tenantId = `replicas-end-${randomUUID().slice(0, 8)}`;
+    const owner = await createApiKey(dataSource, {
+      tenantId,
+      name: 'e2e',
+      role: ApiKeyRole.Member,
+    });
+    const [taskId, contextId] = [randomUUID(), randomUUID()];
+    const wire = (state: string, artifacts: unknown[]) =>
+      JSON.stringify({
+        id: taskId,
+        contextId,
+        status: { state, timestamp: new Date().toISOString() },
+        history: [],
+        artifacts,
+      });
+    await dataSource.query(
+      `INSERT INTO a2a_tasks (id, tenant_id, owner, agent, context_id, state, status_timestamp, task)
+       VALUES ($1, $2, $3, 'echo', $4, 'TASK_STATE_WORKING', now(), $5::jsonb)`,
+      [taskId, tenantId, owner.id, contextId, wire('TASK_STATE_WORKING', [])],
+    );
+    const client = await connectAgent(`${replicas[1].url}/agents/echo`, owner.key);
+    const stream = client.resubscribeTask({ tenant: '', id: taskId });
+    const first = (await stream.next()).value as StreamResponse;
+    expect(first.payload?.$case === 'task' && first.payload.value.status?.state).toBe(
+      TaskState.TASK_STATE_WORKING,
+    );
+
+    await dataSource.query(
+      `UPDATE a2a_tasks SET state = 'TASK_STATE_COMPLETED', task = $2::jsonb WHERE id = $1`,
+      [
+        taskId,
+        wire('TASK_STATE_COMPLETED', [
+          { artifactId: 'a-1', name: 'echo', parts: [{ text: 'done' }] },
+        ]),
+      ],
+    );
+    const rest: StreamResponse[] = [];
+    for await (const event of stream) rest.push(event);
+    expect(rest).toHaveLength(1);
+    const last = rest[0]?.payload;
+    if (last?.$case !== 'task') throw new Error('expected the stored task');
+    expect(last.value.status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
+    expect(artifactsText(last.value)).toBe('done');
   });
 
   it('the message budget of a tenant is shared by the replicas and answered in JSON-RPC shape', async () => {

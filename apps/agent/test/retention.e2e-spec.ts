@@ -8,7 +8,6 @@ import {
   openTestDataSource,
   spawnApp,
   userData,
-  userMessage,
   waitFor,
   type SpawnedApp,
 } from '@app/testing';
@@ -24,7 +23,6 @@ const HOUR = 3_600;
 describe('retention of what finished tasks leave behind', () => {
   let app: SpawnedApp;
   let dataSource: DataSource;
-  let math: Client;
   let slow: Client;
   let webhook: Server;
   let webhookUrl = '';
@@ -52,6 +50,8 @@ describe('retention of what finished tasks leave behind', () => {
     const body = (await response.json()) as { deliveries: PushDeliveryView[] };
     return body.deliveries.filter((delivery) => delivery.taskId === taskId);
   };
+  /** A task that runs over several turns, so that its events are logged (see TaskEventLog). */
+  const twoSteps = () => userData({ steps: 2, intervalMs: 20 });
   const finished = async (client: Client, message: Message, pushUrl?: string): Promise<Task> => {
     const result = await client.sendMessage({
       tenant: '',
@@ -83,7 +83,7 @@ describe('retention of what finished tasks leave behind', () => {
     webhookUrl = `http://127.0.0.1:${port}/hook`;
     [app, dataSource] = await Promise.all([
       spawnApp('agent', {
-        AGENTS: 'math,slow',
+        AGENTS: 'slow',
         // Its own queues: no other test's agent app sweeps or delivers these jobs.
         REDIS_KEY_PREFIX: `${process.env.REDIS_KEY_PREFIX}-retention`,
         PUSH_ALLOWED_HOSTS: `127.0.0.1:${port}`,
@@ -96,10 +96,7 @@ describe('retention of what finished tasks leave behind', () => {
       openTestDataSource(),
     ]);
     const key = await newMemberKey(dataSource, `retention-${randomUUID().slice(0, 8)}`);
-    [math, slow] = await Promise.all([
-      connectAgent(`${app.url}/agents/math`, key),
-      connectAgent(`${app.url}/agents/slow`, key),
-    ]);
+    slow = await connectAgent(`${app.url}/agents/slow`, key);
   });
 
   afterAll(async () => {
@@ -111,10 +108,10 @@ describe('retention of what finished tasks leave behind', () => {
   });
 
   it('drops the events of long-finished tasks, then the tasks themselves, and never touches live ones', async () => {
-    const recent = await finished(math, userMessage('Calculate 1+1'));
-    const eventsExpired = await finished(math, userMessage('Calculate 2+2'));
-    const taskExpired = await finished(math, userMessage('Calculate 3+3'));
-    await math.createTaskPushNotificationConfig(
+    const recent = await finished(slow, twoSteps());
+    const eventsExpired = await finished(slow, twoSteps());
+    const taskExpired = await finished(slow, twoSteps());
+    await slow.createTaskPushNotificationConfig(
       TaskPushNotificationConfig.fromJSON({ taskId: taskExpired.id, url: webhookUrl }),
     );
     const waiting = await slow.sendMessage({
@@ -153,11 +150,11 @@ describe('retention of what finished tasks leave behind', () => {
     );
     expect(configs).toEqual([]);
     await expect(
-      math.getTask({ tenant: '', id: taskExpired.id, historyLength: undefined }),
+      slow.getTask({ tenant: '', id: taskExpired.id, historyLength: undefined }),
     ).rejects.toThrow(/not found/i);
 
     // The task whose events went is still there, whole.
-    const kept = await math.getTask({ tenant: '', id: eventsExpired.id, historyLength: undefined });
+    const kept = await slow.getTask({ tenant: '', id: eventsExpired.id, historyLength: undefined });
     expect(kept.status?.state).toBe(TaskState.TASK_STATE_COMPLETED);
     expect(kept.artifacts.length).toBeGreaterThan(0);
     expect(await eventCount(recent.id)).toBe(recentEvents);
@@ -185,7 +182,7 @@ describe('retention of what finished tasks leave behind', () => {
   });
 
   it('keeps a failed push delivery visible, then removes it once its retention has passed', async () => {
-    const task = await finished(math, userMessage('Calculate 4*4'), webhookUrl);
+    const task = await finished(slow, twoSteps(), webhookUrl);
     let failed: PushDeliveryView[] = [];
     await waitFor(
       async () => {

@@ -69,6 +69,11 @@ export class TaskEventHub implements OnApplicationShutdown {
     };
   }
 
+  /** Whether anyone in this process listens on `channel`. */
+  isListening(channel: string): boolean {
+    return this.listeners.has(channel);
+  }
+
   async onApplicationShutdown(): Promise<void> {
     this.listeners.clear();
     await this.subscriber?.quit().catch(() => this.subscriber?.disconnect());

@@ -1,6 +1,6 @@
 import { type StreamResponse, TaskState } from '@a2a-js/sdk';
 import type { PlatformConfig } from '@app/config';
-import { openTestDataSource, waitForLockWait } from '@app/testing';
+import { openTestDataSource, waitFor, waitForLockWait } from '@app/testing';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { ConfigService } from '@nestjs/config';
 import { Redis } from 'ioredis';
@@ -12,7 +12,11 @@ import { TaskWriteBuffer } from '../stores/task-write-buffer.js';
 import { TaskEventLog, type LoggedEvent } from './task-event-log.js';
 
 /** A status update, its timestamp telling events apart (a, b, c … → …000Z, …001Z, …002Z …). */
-function statusEvent(taskId: string, stamp = 'a'): StreamResponse {
+function statusEvent(
+  taskId: string,
+  stamp = 'a',
+  state = TaskState.TASK_STATE_WORKING,
+): StreamResponse {
   return {
     payload: {
       $case: 'statusUpdate',
@@ -20,7 +24,7 @@ function statusEvent(taskId: string, stamp = 'a'): StreamResponse {
         taskId,
         contextId: 'ctx',
         status: {
-          state: TaskState.TASK_STATE_WORKING,
+          state,
           message: undefined,
           timestamp: `2026-01-01T00:00:00.00${'abcdefghij'.indexOf(stamp)}Z`,
         },
@@ -35,6 +39,7 @@ describe('TaskEventLog (real PostgreSQL and Redis)', () => {
   let redis: Redis;
   let log: TaskEventLog;
   let rows: TaskWriteBuffer;
+  let hub: TaskEventHub;
 
   beforeAll(async () => {
     db = await openTestDataSource();
@@ -43,17 +48,20 @@ describe('TaskEventLog (real PostgreSQL and Redis)', () => {
       redis: { keyPrefix: `${process.env.REDIS_KEY_PREFIX}-event-log` },
       app: { instanceId: 'event-log-spec' },
     } as PlatformConfig);
+    hub = new TaskEventHub(redis);
     log = new TaskEventLog(
       db,
       redis,
       config,
-      new RunningTasksRegistry(redis, new TaskEventHub(redis), config),
+      new RunningTasksRegistry(redis, hub, config),
       (rows = new TaskWriteBuffer(db)),
+      hub,
     );
   });
 
   afterAll(async () => {
     await log.onApplicationShutdown();
+    await hub.onApplicationShutdown();
     await redis.quit();
     await db.destroy();
   });
@@ -136,6 +144,67 @@ describe('TaskEventLog (real PostgreSQL and Redis)', () => {
     expect(later.map((entry) => entry.seq)).toEqual([2, 3, 4]);
     expect(later.map(stampOf)).toEqual(all.slice(1).map(stampOf));
     expect((await log.read(id, 3)).map((entry) => entry.seq)).toEqual([4]);
+  });
+
+  describe('a task that starts and ends in one batch', () => {
+    const completed = (id: string) => statusEvent(id, 'b', TaskState.TASK_STATE_COMPLETED);
+    const runsOf = (id: string) =>
+      db.query<Array<{ seq: number }>>(
+        'SELECT seq FROM a2a_task_events WHERE task_id = $1 ORDER BY seq',
+        [id],
+      );
+
+    it('is not logged nor announced; its push configs are still found', async () => {
+      const id = randomUUID();
+      await db.query(
+        `INSERT INTO a2a_push_configs (task_id, id, tenant_id, owner, agent, config, wire_version)
+         VALUES ($1, 'cfg-1', 't', 'o', 'echo', $2::jsonb, '1.0')`,
+        [id, JSON.stringify({ id: 'cfg-1', taskId: id, url: 'https://hooks.example.com/a2a' })],
+      );
+      const publishes = jest.spyOn(redis, 'pipeline');
+      log.append(id, statusEvent(id, 'a'));
+      log.append(id, completed(id));
+      const configs = log.pushConfigsOf(id);
+      await log.flushTask(id);
+      expect(publishes).not.toHaveBeenCalled();
+      publishes.mockRestore();
+      expect(await configs).toEqual([expect.objectContaining({ agent: 'echo' })]);
+      expect(await runsOf(id)).toEqual([]);
+    });
+
+    it('is logged to its end once it has events logged before', async () => {
+      const id = randomUUID();
+      log.append(id, statusEvent(id, 'a'));
+      await log.flushTask(id);
+      log.append(id, completed(id));
+      await log.flushTask(id);
+      expect((await runsOf(id)).map((run) => run.seq)).toEqual([1, 2]);
+    });
+
+    it('is logged and announced while a follower in this process listens', async () => {
+      const id = randomUUID();
+      const heard: string[] = [];
+      const stop = await hub.listen(log.channel(id), (message) => heard.push(message));
+      try {
+        log.append(id, statusEvent(id, 'a'));
+        log.append(id, completed(id));
+        await log.flushTask(id);
+        expect((await log.read(id)).map((entry) => entry.seq)).toEqual([1, 2]);
+        await waitFor(() => heard.length > 0);
+        const announced = JSON.parse(heard[0]) as LoggedEvent[];
+        expect(announced.map((entry) => entry.seq)).toEqual([1, 2]);
+      } finally {
+        stop();
+      }
+    });
+
+    it('is logged when an event follows its end (the log keeps whatever the executor said)', async () => {
+      const id = randomUUID();
+      log.append(id, completed(id));
+      log.append(id, statusEvent(id, 'c'));
+      await log.flushTask(id);
+      expect((await runsOf(id)).map((run) => run.seq)).toEqual([2]);
+    });
   });
 
   it("waits for its own task's writes only, not for another task's slow flush", async () => {

@@ -7,15 +7,20 @@ import type { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PreparedStatement } from '@app/persistence';
 import { DataSource } from 'typeorm';
+import { TERMINAL_STATES } from '../stores/task-states.js';
 import { TaskWriteBuffer, upsertTasksSql } from '../stores/task-write-buffer.js';
 import { RunningTasksRegistry } from './running-tasks.registry.js';
+import { TaskEventHub } from './task-event-hub.js';
 
 /**
  * One turn's writes of tasks, in one statement (one round trip, one commit):
- * - appends a batch of events, [[taskId, event], ...] as one JSON parameter
- *   ($1): each task's events of the batch become one row, a run numbered
- *   after the task's last logged event, in the order they were appended
- *   (`seq` is the number of the run's last event);
+ * - appends a batch of events, [[taskId, event, ends?], ...] as one JSON
+ *   parameter ($1): each task's events of the batch become one row, a run
+ *   numbered after the task's last logged event, in the order they were
+ *   appended (`seq` is the number of the run's last event). A task whose
+ *   events of the batch end it (`ends` on any of them) and which has nothing
+ *   logged yet gets no row: its whole life is in this batch, so the task row
+ *   tells all there is to tell, and no one can follow a task that has ended;
  * - upserts the task rows someone waits for ($2, see TaskWriteBuffer);
  * - returns, with each run's last number, the push configs of the batch's
  *   tasks as of this write (one row per task that has any), so that the
@@ -28,16 +33,21 @@ const WRITE_TASK_EVENTS = new PreparedStatement<{
 }>(
   'a2a.write-task-events',
   `WITH input AS (
-      SELECT item->>0 AS task_id, item->1 AS event, ord
+      SELECT item->>0 AS task_id, item->1 AS event, item->2 IS NOT NULL AS ends, ord
       FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(item, ord)
-    ), appended AS (
-      INSERT INTO a2a_task_events (task_id, seq, events)
+    ), runs AS (
       SELECT input.task_id,
-             coalesce((SELECT max(e.seq) FROM a2a_task_events e WHERE e.task_id = input.task_id), 0)
-               + count(*),
-             jsonb_agg(input.event ORDER BY input.ord)
+             (SELECT max(e.seq) FROM a2a_task_events e WHERE e.task_id = input.task_id) AS last,
+             count(*) AS count,
+             bool_or(input.ends) AS ends,
+             jsonb_agg(input.event ORDER BY input.ord) AS events
       FROM input
       GROUP BY input.task_id
+    ), appended AS (
+      INSERT INTO a2a_task_events (task_id, seq, events)
+      SELECT task_id, coalesce(last, 0) + count, events
+      FROM runs
+      WHERE last IS NOT NULL OR NOT ends
       RETURNING task_id, seq
     ), upserted AS (
       ${upsertTasksSql('$2')}
@@ -74,8 +84,21 @@ type Waiter = {
   resolve: (pushConfigs: readonly PushConfigRow[]) => void;
   reject: (error: unknown) => void;
 };
-/** Events as JSON text (StreamResponse, ProtoJSON), serialised once for the INSERT and the announcement. */
-type Pending = { events: string[]; waiters: Waiter[] };
+/**
+ * Events as JSON text (StreamResponse, ProtoJSON), serialised once for the
+ * INSERT and the announcement; `ends`: the last of them ends the task.
+ */
+type Pending = { events: string[]; waiters: Waiter[]; ends: boolean };
+
+/** Whether an event puts its task in a terminal state (after which it has no more events). */
+function endsTask(event: StreamResponse): boolean {
+  const payload = event.payload;
+  const state =
+    payload?.$case === 'statusUpdate' || payload?.$case === 'task'
+      ? payload.value.status?.state
+      : undefined;
+  return state !== undefined && TERMINAL_STATES.has(state);
+}
 
 const MAX_BATCH_TASKS = 500;
 const MAX_CONCURRENT_FLUSHES = 4;
@@ -94,6 +117,14 @@ export function taskEventChannel(prefix: string, taskId: string): string {
  * with its sequence number. A subscriber that listens first and then reads
  * the log therefore sees every event, and can drop the ones it read twice by
  * their number.
+ *
+ * A task that starts and ends within one batch (a synchronous executor, such
+ * as the echo agent's) is neither logged nor announced, unless a follower in
+ * this process listens: its task row, written in the same statement when a
+ * caller waits for it, holds its end state and artifacts, and a task that
+ * has ended cannot be subscribed to. This halves what such a task costs
+ * PostgreSQL. A follower elsewhere that saw the task running before its end
+ * reaches it from the task row (see TaskStreams).
  */
 @Injectable()
 export class TaskEventLog implements OnApplicationShutdown {
@@ -113,6 +144,7 @@ export class TaskEventLog implements OnApplicationShutdown {
     @Inject(ConfigService) config: PlatformConfigService,
     private readonly runningTasks: RunningTasksRegistry,
     private readonly rows: TaskWriteBuffer,
+    private readonly hub: TaskEventHub,
   ) {
     this.prefix = config.get('redis', { infer: true }).keyPrefix;
   }
@@ -124,9 +156,12 @@ export class TaskEventLog implements OnApplicationShutdown {
   /** Queues an event of a task; it is written with the next flush. */
   append(taskId: string, event: StreamResponse): void {
     const wire = JSON.stringify(StreamResponse.toJSON(event));
+    const ends = endsTask(event);
     const entry = this.pending.get(taskId);
-    if (entry) entry.events.push(wire);
-    else this.pending.set(taskId, { events: [wire], waiters: [] });
+    if (entry) {
+      entry.events.push(wire);
+      entry.ends = ends;
+    } else this.pending.set(taskId, { events: [wire], waiters: [], ends });
     this.schedule();
   }
 
@@ -230,6 +265,10 @@ export class TaskEventLog implements OnApplicationShutdown {
     for (const [taskId, entry] of batch) {
       const id = JSON.stringify(taskId);
       for (const event of entry.events) input.push(`[${id},${event}]`);
+      // A follower in this process hears of the task's end from the log, as promptly as ever.
+      if (entry.ends && !this.hub.isListening(this.channel(taskId))) {
+        input[input.length - 1] = `[${id},${entry.events.at(-1)},1]`;
+      }
     }
     // The rows of these tasks that someone waits for go in the same statement.
     const rows = this.rows.takeAwaited(batch.map(([taskId]) => taskId));
@@ -259,6 +298,7 @@ export class TaskEventLog implements OnApplicationShutdown {
         this.pending.set(taskId, {
           events: [...entry.events, ...(newer?.events ?? [])],
           waiters: [...entry.waiters, ...(newer?.waiters ?? [])],
+          ends: newer?.ends ?? entry.ends,
         });
         this.writing.delete(taskId);
       }
@@ -274,6 +314,7 @@ export class TaskEventLog implements OnApplicationShutdown {
   ): void {
     const last = new Map<string, number>();
     for (const row of rows) if (row.seq !== null) last.set(row.task_id, Number(row.seq));
+    if (last.size === 0) return;
     // One announcement per task and flush: its events in order, as [{seq, event}, ...].
     const pipeline = this.redis.pipeline();
     for (const [taskId, entry] of batch) {

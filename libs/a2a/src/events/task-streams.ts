@@ -59,6 +59,8 @@ function toAgentEvent(response: StreamResponse): AgentExecutionEvent | undefined
  * log, sends the task as of the last logged event and then every later event
  * exactly once, in order (numbers seen twice are dropped, a gap is filled
  * from the log, and the log is read again whenever the channel is quiet).
+ * When the log holds nothing new but the stored task has ended, the stream
+ * ends with the stored task.
  */
 export class TaskStreams {
   constructor(
@@ -120,6 +122,15 @@ export class TaskStreams {
           wake = undefined;
           if (!quiet) continue;
           next = await this.log.read(taskId, last);
+          if (next.length === 0) {
+            // A task that ended within the batch that started it leaves nothing in the log
+            // (see TaskEventLog): its row tells how it ended.
+            const current = await this.taskStore.load(taskId, context);
+            if (current !== undefined && endsStream(current.status?.state)) {
+              yield { payload: { $case: 'task', value: current } };
+              return;
+            }
+          }
         } else if (!contiguous) {
           // A missed or late announcement: the log has everything in order.
           next = await this.log.read(taskId, last);
