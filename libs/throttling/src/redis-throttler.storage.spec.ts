@@ -3,7 +3,13 @@ import { afterAll, describe, expect, it, jest } from '@jest/globals';
 import { ConfigService } from '@nestjs/config';
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
-import { RedisThrottlerStorage } from './redis-throttler.storage.js';
+import {
+  LEASE_DIVISOR,
+  MAX_LEASE,
+  RedisThrottlerStorage,
+  type ThrottleBudget,
+  type ThrottlerStorageRecord,
+} from './redis-throttler.storage.js';
 
 describe('RedisThrottlerStorage (real Redis)', () => {
   const config = new ConfigService<PlatformConfig, true>({
@@ -71,7 +77,7 @@ describe('RedisThrottlerStorage (real Redis)', () => {
     );
     const records = await Promise.all(
       Array.from({ length: 10 }, (_, i) =>
-        storage.incrementAll(budget(i % 5 === 4 ? quiet : busy)),
+        Promise.resolve(storage.incrementAll(budget(i % 5 === 4 ? quiet : busy))),
       ),
     );
     // The 8 requests of the busy tenant: the first 4 pass, in order; the quiet one's 2 both pass.
@@ -105,7 +111,9 @@ describe('RedisThrottlerStorage (real Redis)', () => {
     // as from the guard, the requests of one kind pass the same array of budgets.
     const budgets = { M: [all, messages], D: [all] };
     const kinds = ['M', 'D', 'M', 'M', 'D', 'M', 'M'] as const;
-    const records = await Promise.all(kinds.map((kind) => storage.incrementAll(budgets[kind])));
+    const records = await Promise.all(
+      kinds.map((kind) => Promise.resolve(storage.incrementAll(budgets[kind]))),
+    );
     const summary = records.map((counted) =>
       counted.map(({ totalHits, isBlocked }) => `${totalHits}${isBlocked ? ' refused' : ''}`),
     );
@@ -155,6 +163,95 @@ describe('RedisThrottlerStorage (real Redis)', () => {
       timeToExpire: 0,
       isBlocked: false,
       timeToBlockExpire: 0,
+    });
+  });
+  describe('leases', () => {
+    const budget = (key: string, limit: number, ttlMs = 60_000): ThrottleBudget[] => [
+      { name: 'default', key, ttlMs, limit, blockDurationMs: 0 },
+    ];
+    const hitsInRedis = async (key: string) =>
+      Number(
+        await redis.get(`${process.env.REDIS_KEY_PREFIX}-throttle:throttle:default:${key}:hits`),
+      );
+    const spyOnScript = () =>
+      jest.spyOn(redis as unknown as { a2aThrottleCount: () => unknown }, 'a2aThrottleCount');
+
+    it('reserves a share of a large budget, and counts later requests against it without a round trip', async () => {
+      const storage = new RedisThrottlerStorage(redis, config);
+      const key = randomUUID();
+      const limit = 100_000;
+      const script = spyOnScript();
+      expect(await storage.incrementAll(budget(key, limit))).toMatchObject([
+        { totalHits: 1, isBlocked: false, timeToExpire: 60 },
+      ]);
+      const leased = Math.min(MAX_LEASE, Math.floor((limit - 1) / LEASE_DIVISOR));
+      expect(await hitsInRedis(key)).toBe(1 + leased);
+
+      // The lease's hits, in order, each answered at once: an array, not a promise.
+      const answers = Array.from({ length: leased }, () =>
+        storage.incrementAll(budget(key, limit)),
+      );
+      expect(answers.every((answer) => Array.isArray(answer))).toBe(true);
+      const hits = (answers as ThrottlerStorageRecord[][]).map(([record]) => record.totalHits);
+      expect(hits).toEqual(Array.from({ length: leased }, (_, i) => i + 2));
+      expect(script).toHaveBeenCalledTimes(1);
+
+      // Spent: the next request is counted in Redis again, after the hits leased.
+      const next = storage.incrementAll(budget(key, limit));
+      expect(Array.isArray(next)).toBe(false);
+      expect(await next).toMatchObject([{ totalHits: leased + 2, isBlocked: false }]);
+      expect(script).toHaveBeenCalledTimes(2);
+      script.mockRestore();
+    });
+
+    it(`leases nothing of a budget under ${LEASE_DIVISOR} requests: each request is counted in Redis`, async () => {
+      const storage = new RedisThrottlerStorage(redis, config);
+      const key = randomUUID();
+      const script = spyOnScript();
+      for (let i = 1; i <= 5; i++) {
+        const answer = storage.incrementAll(budget(key, LEASE_DIVISOR - 1));
+        expect(Array.isArray(answer)).toBe(false);
+        expect(await answer).toMatchObject([{ totalHits: i }]);
+      }
+      expect(script).toHaveBeenCalledTimes(5);
+      expect(await hitsInRedis(key)).toBe(5);
+      script.mockRestore();
+    });
+
+    it('two replicas with leases let exactly the limit through, each hit once', async () => {
+      const key = randomUUID();
+      const limit = 1_000;
+      const otherConnection = redis.duplicate();
+      const replicas = [
+        new RedisThrottlerStorage(redis, config),
+        new RedisThrottlerStorage(otherConnection, config),
+      ];
+      const records: ThrottlerStorageRecord[] = [];
+      // Turns of 20 requests, alternating between the replicas, well past the limit.
+      for (let turn = 0; turn < 80; turn++) {
+        const answers = await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            Promise.resolve(replicas[(turn + i) % 2].incrementAll(budget(key, limit))),
+          ),
+        );
+        records.push(...answers.map(([record]) => record));
+      }
+      const passed = records.filter((record) => !record.isBlocked);
+      expect(passed).toHaveLength(limit);
+      expect(new Set(passed.map((record) => record.totalHits)).size).toBe(limit);
+      expect(Math.max(...passed.map((record) => record.totalHits))).toBe(limit);
+      await otherConnection.quit();
+    });
+
+    it('a lease ends with its window', async () => {
+      const storage = new RedisThrottlerStorage(redis, config);
+      const key = randomUUID();
+      await storage.incrementAll(budget(key, 10_000, 300));
+      expect(storage.incrementAll(budget(key, 10_000, 300))).toMatchObject([{ totalHits: 2 }]);
+      await new Promise((resolve) => setTimeout(resolve, 350));
+      const afterWindow = storage.incrementAll(budget(key, 10_000, 300));
+      expect(Array.isArray(afterWindow)).toBe(false);
+      expect(await afterWindow).toMatchObject([{ totalHits: 1, isBlocked: false }]);
     });
   });
 });

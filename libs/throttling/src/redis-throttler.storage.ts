@@ -6,19 +6,31 @@ import type { ThrottlerStorage } from '@nestjs/throttler';
 import type { Redis } from 'ioredis';
 
 /**
+ * A budget's hits left after a group are handed to the replica that counted
+ * it as a lease of this share of them (rounded down, at most MAX_LEASE): a
+ * budget of fewer than LEASE_DIVISOR requests per window is never leased, so
+ * every request of it is counted in Redis, and a lease shrinks as its budget
+ * runs out.
+ */
+export const LEASE_DIVISOR = 100;
+export const MAX_LEASE = 1000;
+
+/**
  * Counts the requests of one batch. Requests that spend from the same budgets
  * (one tenant on one kind of route) form a group, counted at once: per
  * budget, in order, one INCRBY for the requests of the group still counted,
  * those whose hit is within the limit pass on to the next budget, the rest
  * are refused (and the budget blocked). So a refused request spends nothing
  * of the budgets after it, and the work does not grow with the requests.
+ * When the group asks for a lease of a budget and all of it passed, the hits
+ * after the group's are reserved for the replica as well (see LEASE_DIVISOR).
  *
  * KEYS: the distinct budgets' keys, in pairs (hits, blocked). ARGV: the number
  * of groups, then per group its number of requests and of budgets and, per
- * budget, the index of its key pair, ttl, limit and block duration (ms).
- * Returns per group, per budget counted: {first hit of the group, msToReset,
- * requests passed, msToUnblock}. One round trip for the whole batch, atomic
- * across replicas.
+ * budget, the index of its key pair, ttl, limit, block duration (ms) and
+ * whether to lease. Returns per group, per budget counted: {first hit of the
+ * group, msToReset, requests passed, msToUnblock, hits leased}. One round
+ * trip for the whole batch, atomic across replicas.
  */
 const INCREMENT_SCRIPT = `
 local results = {}
@@ -41,6 +53,7 @@ for g = 1, tonumber(ARGV[1]) do
       local first = hits - remaining + 1
       local blocked = redis.call('PTTL', blockKey)
       local passed = 0
+      local leased = 0
       if blocked <= 0 then
         passed = math.max(0, math.min(remaining, limit - first + 1))
         if passed < remaining then
@@ -48,12 +61,16 @@ for g = 1, tonumber(ARGV[1]) do
           blocked = tonumber(blockMs)
         else
           blocked = 0
+          if ARGV[a + 4] == '1' then
+            leased = math.min(${MAX_LEASE}, math.floor((limit - hits) / ${LEASE_DIVISOR}))
+            if leased > 0 then redis.call('INCRBY', hitsKey, leased) end
+          end
         end
       end
-      table.insert(counted, {first, ttl, passed, blocked})
+      table.insert(counted, {first, ttl, passed, blocked, leased})
       remaining = passed
     end
-    a = a + 4
+    a = a + 5
   end
   table.insert(results, counted)
 end
@@ -64,7 +81,7 @@ type RedisWithThrottle = Redis & {
   a2aThrottleCount(
     numberOfKeys: number,
     ...keysAndArgs: Array<string | number>
-  ): Promise<Array<Array<[number, number, number, number]>>>;
+  ): Promise<Array<Array<[number, number, number, number, number]>>>;
 };
 
 type PendingCount = {
@@ -90,8 +107,17 @@ export interface ThrottleBudget {
   readonly blockDurationMs: number;
 }
 
+/** Hits of a budget reserved in Redis for this replica: `next` to `last`, until the window ends. */
+interface Lease {
+  next: number;
+  readonly last: number;
+  readonly expiresAt: number;
+}
+
 /** Requests counted in one script call at most. */
 const MAX_BATCH = 500;
+/** Budgets whose leases a replica keeps at most (client addresses before authentication can be many). */
+const MAX_LEASES = 10_000;
 
 const UNLIMITED: ThrottlerStorageRecord = {
   totalHits: 0,
@@ -108,6 +134,15 @@ const UNLIMITED: ThrottlerStorageRecord = {
  * are counted together. Requests that spend from the same budget are counted
  * in arrival order within their group; groups are counted one after another
  * (all of one turn arrived together).
+ *
+ * A large budget is also leased: the call that counts a group reserves a
+ * share of the hits left in the window for this replica, and later requests
+ * are counted against that lease in memory, with no round trip, until it is
+ * spent. Hits are reserved in Redis before they are used, so the replicas
+ * together never let more than the limit through; what a replica leased and
+ * did not use is lost to the others until the window ends, at most a
+ * LEASE_DIVISOR-th of the hits left when it was leased.
+ *
  * When Redis is away, requests pass (and a warning is logged): an outage of the
  * limiter must not become an outage of the platform.
  */
@@ -117,6 +152,10 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
   private readonly prefix: string;
   private lastWarning = 0;
   private batch: PendingCount[] = [];
+  /** Leases by budget key (the pair's base key in Redis). */
+  private readonly leases = new Map<string, Lease>();
+  /** Each budget's base key in Redis, worked out once per budget object. */
+  private readonly baseKeys = new WeakMap<ThrottleBudget, string>();
 
   constructor(
     @Inject(REDIS_CLIENT) private readonly redis: Redis,
@@ -144,11 +183,16 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
   /**
    * Counts a request against several budgets, in order, stopping at the first
    * that refuses: the result has one record per budget counted, the last of
-   * them blocked if one refused. Requests of a turn that pass the same array
-   * are counted as one group.
+   * them blocked if one refused. When this replica holds a lease of every
+   * budget, the answer is immediate (no promise); otherwise the requests of a
+   * turn that pass the same array are counted in Redis as one group.
    */
-  incrementAll(budgets: readonly ThrottleBudget[]): Promise<ThrottlerStorageRecord[]> {
-    if (budgets.length === 0) return Promise.resolve([]);
+  incrementAll(
+    budgets: readonly ThrottleBudget[],
+  ): ThrottlerStorageRecord[] | Promise<ThrottlerStorageRecord[]> {
+    if (budgets.length === 0) return [];
+    const leased = this.fromLeases(budgets);
+    if (leased !== undefined) return leased;
     return new Promise((resolve) => {
       if (this.batch.length === 0) setImmediate(() => void this.count());
       this.batch.push({ budgets, resolve });
@@ -157,10 +201,53 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
     });
   }
 
+  private baseKeyOf(budget: ThrottleBudget): string {
+    let base = this.baseKeys.get(budget);
+    if (base === undefined) {
+      base = `${this.prefix}:${budget.name}:${budget.key}`;
+      this.baseKeys.set(budget, base);
+    }
+    return base;
+  }
+
+  /** The request counted against this replica's leases, if it holds one of every budget. */
+  private fromLeases(budgets: readonly ThrottleBudget[]): ThrottlerStorageRecord[] | undefined {
+    const now = Date.now();
+    for (const budget of budgets) {
+      const lease = this.leases.get(this.baseKeyOf(budget));
+      if (lease === undefined || lease.next > lease.last || lease.expiresAt <= now)
+        return undefined;
+    }
+    return budgets.map((budget) => {
+      const lease = this.leases.get(this.baseKeyOf(budget)) as Lease;
+      return {
+        totalHits: lease.next++,
+        timeToExpire: Math.ceil((lease.expiresAt - now) / 1000),
+        isBlocked: false,
+        timeToBlockExpire: 0,
+      };
+    });
+  }
+
+  /** Whether this replica should ask for a lease of a budget (it has none left). */
+  private wantsLease(base: string, now: number): boolean {
+    const lease = this.leases.get(base);
+    return lease === undefined || lease.next > lease.last || lease.expiresAt <= now;
+  }
+
+  private keepLease(base: string, lease: Lease, now: number): void {
+    if (this.leases.size >= MAX_LEASES && !this.leases.has(base)) {
+      for (const [key, held] of this.leases) if (held.expiresAt <= now) this.leases.delete(key);
+      if (this.leases.size >= MAX_LEASES) this.leases.clear();
+    }
+    this.leases.set(base, lease);
+  }
+
   private async count(): Promise<void> {
     const batch = this.batch;
     if (batch.length === 0) return;
     this.batch = [];
+    const now = Date.now();
     // Requests that spend from the same budgets share their array (the guard
     // keeps one per tenant and kind of route); grouped by it, the keys and
     // arguments are worked out per group, not per request.
@@ -172,24 +259,32 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
     }
     const keys: string[] = [];
     const pairs = new Map<string, number>();
+    /** Per group, per budget: the base key it leases under, if it asked for a lease. */
+    const leaseKeys: Array<Array<string | undefined>> = [];
     const args: Array<string | number> = [groups.size];
     for (const [budgets, members] of groups) {
       args.push(members.length, budgets.length);
+      const asked: Array<string | undefined> = [];
       for (const budget of budgets) {
-        const base = `${this.prefix}:${budget.name}:${budget.key}`;
+        const base = this.baseKeyOf(budget);
         let pair = pairs.get(base);
+        // One lease per budget and call: the first group that spends from it asks.
+        const lease = pair === undefined && this.wantsLease(base, now);
         if (pair === undefined) {
           keys.push(`${base}:hits`, `${base}:blocked`);
           pair = keys.length / 2;
           pairs.set(base, pair);
         }
+        asked.push(lease ? base : undefined);
         args.push(
           pair,
           budget.ttlMs,
           budget.limit,
           budget.blockDurationMs > 0 ? budget.blockDurationMs : budget.ttlMs,
+          lease ? 1 : 0,
         );
       }
+      leaseKeys.push(asked);
     }
     try {
       const results = await (this.redis as RedisWithThrottle).a2aThrottleCount(
@@ -199,7 +294,15 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
       );
       let index = 0;
       for (const members of groups.values()) {
+        const asked = leaseKeys[index];
         const counted = results[index++] ?? [];
+        counted.forEach(([first, msToReset, passed, , leased], budget) => {
+          const base = asked[budget];
+          if (base === undefined || leased <= 0) return;
+          const next = first + passed;
+          // From the time the call was made: the lease ends no later than the window in Redis.
+          this.keepLease(base, { next, last: next + leased - 1, expiresAt: now + msToReset }, now);
+        });
         members.forEach(({ resolve }, position) => {
           const records: ThrottlerStorageRecord[] = [];
           for (const [first, msToReset, passed, msToUnblock] of counted) {

@@ -1,7 +1,17 @@
-import { Injectable, type ExecutionContext } from '@nestjs/common';
+import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
 import { PerRoute } from '@app/security';
-import { ThrottlerGuard, type ThrottlerOptions } from '@nestjs/throttler';
-import type { RedisThrottlerStorage, ThrottleBudget } from './redis-throttler.storage.js';
+import {
+  InjectThrottlerOptions,
+  InjectThrottlerStorage,
+  type ThrottlerModuleOptions,
+  type ThrottlerOptions,
+} from '@nestjs/throttler';
+import type {
+  RedisThrottlerStorage,
+  ThrottleBudget,
+  ThrottlerStorageRecord,
+} from './redis-throttler.storage.js';
 import {
   IS_MESSAGE_ROUTE,
   MESSAGE_THROTTLER,
@@ -16,6 +26,14 @@ type ThrottledRequest = {
   params?: unknown;
 };
 type ReplyWithHeaders = { header(name: string, value: string | number): unknown };
+
+/** A configured throttler with its numbers checked once. */
+interface Throttler {
+  readonly name: string;
+  readonly ttlMs: number;
+  readonly limit: number;
+  readonly blockDurationMs: number;
+}
 
 /** What the decorators of one handler say about throttling, read once per handler. */
 interface RouteThrottling {
@@ -47,6 +65,7 @@ const MAX_TRACKERS_PER_ROUTE = 10_000;
 
 /** @nestjs/throttler's metadata key of `@SkipThrottle()`, followed by the throttler's name. */
 const SKIP_METADATA = 'THROTTLER:SKIP';
+const HEADER_PREFIX = 'X-RateLimit';
 
 function numeric(value: ThrottlerOptions['limit'] | undefined, what: string): number {
   if (typeof value !== 'number') throw new Error(`Throttler ${what} must be a number`);
@@ -57,18 +76,22 @@ function numeric(value: ThrottlerOptions['limit'] | undefined, what: string): nu
  * Budgets are per tenant (per client address before authentication) and span
  * all routes, so a tenant cannot multiply its budget by spreading requests.
  *
- * The throttlers and `@SkipThrottle()` of @nestjs/throttler, with two changes
- * on the hot path: a request is counted against all its budgets in one Redis
- * round trip (its guard would make one per throttler), and each handler's
- * decorators are read once rather than on every request.
+ * The throttlers, `@SkipThrottle()` and response headers of @nestjs/throttler,
+ * with its guard's work done differently on the hot path: a request is
+ * counted against all its budgets at once (its guard makes a round trip per
+ * throttler), each handler's decorators are read once rather than on every
+ * request, and a request this replica's leases can count is answered without
+ * a promise (see RedisThrottlerStorage).
  */
 @Injectable()
-export class TenantThrottlerGuard extends ThrottlerGuard {
+export class TenantThrottlerGuard implements CanActivate {
+  /** In @nestjs/throttler's order: shortest window first. */
+  private readonly throttlers: readonly Throttler[];
+
   /** What a route's decorators say about throttling, read once per route. */
   private readonly routes = new PerRoute<RouteThrottling>((targets) => {
     const skipped = new Set<string>();
-    for (const throttler of this.throttlers) {
-      const name = throttler.name ?? 'default';
+    for (const { name } of this.throttlers) {
       if (this.reflector.getAllAndOverride<boolean>(`${SKIP_METADATA}${name}`, targets))
         skipped.add(name);
     }
@@ -81,20 +104,46 @@ export class TenantThrottlerGuard extends ThrottlerGuard {
 
   private readonly headerNames = new Map<string, HeaderNames>();
 
-  protected override getTracker(req: Record<string, unknown>): Promise<string> {
-    return Promise.resolve(this.trackerOf(req as ThrottledRequest));
+  constructor(
+    @InjectThrottlerOptions() options: ThrottlerModuleOptions,
+    @InjectThrottlerStorage() private readonly storage: RedisThrottlerStorage,
+    private readonly reflector: Reflector,
+  ) {
+    const configured = Array.isArray(options) ? options : options.throttlers;
+    this.throttlers = configured
+      .map((throttler) => {
+        const ttlMs = numeric(throttler.ttl, 'ttl');
+        return {
+          name: throttler.name ?? 'default',
+          ttlMs,
+          limit: numeric(throttler.limit, 'limit'),
+          blockDurationMs: numeric(throttler.blockDuration ?? ttlMs, 'blockDuration'),
+        };
+      })
+      .sort((first, second) => first.ttlMs - second.ttlMs);
   }
 
-  override async canActivate(context: ExecutionContext): Promise<boolean> {
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     const route = this.routes.of(context);
-    const { req, res } = this.getRequestResponse(context);
-    const request = req as ThrottledRequest;
+    const http = context.switchToHttp();
+    const request = http.getRequest<ThrottledRequest>();
     const counts = typeof route.message === 'function' ? route.message(request) : route.message;
     const budgets = this.budgetsOf(route, this.trackerOf(request), counts);
     if (budgets.length === 0) return true;
 
-    const records = await (this.storageService as RedisThrottlerStorage).incrementAll(budgets);
-    const reply = res as ReplyWithHeaders;
+    const reply = http.getResponse<ReplyWithHeaders>();
+    const records = this.storage.incrementAll(budgets);
+    return Array.isArray(records)
+      ? this.answer(budgets, records, reply)
+      : records.then((counted) => this.answer(budgets, counted, reply));
+  }
+
+  /** Sets the rate-limit headers, or refuses the request with the budget that refused it. */
+  private answer(
+    budgets: readonly ThrottleBudget[],
+    records: readonly ThrottlerStorageRecord[],
+    reply: ReplyWithHeaders,
+  ): boolean {
     for (const [index, record] of records.entries()) {
       const budget = budgets[index];
       const headers = this.headersOf(budget.name);
@@ -121,16 +170,15 @@ export class TenantThrottlerGuard extends ThrottlerGuard {
     if (budgets !== undefined) return budgets;
     const fresh: ThrottleBudget[] = [];
     for (const throttler of this.throttlers) {
-      const name = throttler.name ?? 'default';
+      const { name } = throttler;
       if (route.skipped.has(name)) continue;
       if (name === MESSAGE_THROTTLER && !counts) continue;
-      const ttlMs = numeric(throttler.ttl, 'ttl');
       fresh.push({
         name,
         key: `${name}:${tracker}`,
-        ttlMs,
-        limit: numeric(throttler.limit, 'limit'),
-        blockDurationMs: numeric(throttler.blockDuration ?? ttlMs, 'blockDuration'),
+        ttlMs: throttler.ttlMs,
+        limit: throttler.limit,
+        blockDurationMs: throttler.blockDurationMs,
       });
     }
     if (known.size >= MAX_TRACKERS_PER_ROUTE) known.clear();
@@ -143,9 +191,9 @@ export class TenantThrottlerGuard extends ThrottlerGuard {
     if (names === undefined) {
       const suffix = throttler === 'default' ? '' : `-${throttler}`;
       names = {
-        limit: `${this.headerPrefix}-Limit${suffix}`,
-        remaining: `${this.headerPrefix}-Remaining${suffix}`,
-        reset: `${this.headerPrefix}-Reset${suffix}`,
+        limit: `${HEADER_PREFIX}-Limit${suffix}`,
+        remaining: `${HEADER_PREFIX}-Remaining${suffix}`,
+        reset: `${HEADER_PREFIX}-Reset${suffix}`,
         retryAfter: `Retry-After${suffix}`,
       };
       this.headerNames.set(throttler, names);
