@@ -18,10 +18,12 @@ import type { TaskEventLog } from './task-event-log.js';
 class DurableExecutionEventBus extends DefaultExecutionEventBus {
   private recorded = false;
 
+  /** `fresh`: the bus of a task just created for this send, of which nothing is logged. */
   constructor(
     private readonly taskId: string,
     private readonly log: TaskEventLog,
     private readonly registry: RunningTasksRegistry,
+    private readonly fresh: boolean,
   ) {
     super();
   }
@@ -30,11 +32,12 @@ class DurableExecutionEventBus extends DefaultExecutionEventBus {
     // A direct Message reply belongs to no task.
     if (event.kind !== 'message') {
       const response = streamResponseOf(event);
-      if (!this.recorded) {
+      const first = !this.recorded;
+      if (first) {
         this.recorded = true;
         this.registry.started(this.taskId);
       }
-      this.log.append(this.taskId, response);
+      this.log.append(this.taskId, response, first && this.fresh);
     }
     super.publish(event);
   }
@@ -69,7 +72,8 @@ export class DurableEventBusManager implements ExecutionEventBusManager {
     const key = scopeKey(taskId, context);
     let bus = this.buses.get(key);
     if (bus === undefined) {
-      bus = new DurableExecutionEventBus(taskId, this.log, this.registry);
+      const fresh = context?.state.get(FRESH_TASK_ID) === taskId;
+      bus = new DurableExecutionEventBus(taskId, this.log, this.registry, fresh);
       this.buses.set(key, bus);
     }
     return bus;

@@ -1,5 +1,6 @@
 import { type StreamResponse, TaskState } from '@a2a-js/sdk';
 import type { PlatformConfig } from '@app/config';
+import { PreparedStatement } from '@app/persistence';
 import { openTestDataSource, waitFor, waitForLockWait } from '@app/testing';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { ConfigService } from '@nestjs/config';
@@ -170,6 +171,34 @@ describe('TaskEventLog (real PostgreSQL and Redis)', () => {
       publishes.mockRestore();
       expect(await configs).toEqual([expect.objectContaining({ agent: 'echo' })]);
       expect(await runsOf(id)).toEqual([]);
+    });
+
+    it('created here with its first event, has its events left out of the statement', async () => {
+      const id = randomUUID();
+      await db.query(
+        `INSERT INTO a2a_push_configs (task_id, id, tenant_id, owner, agent, config, wire_version)
+         VALUES ($1, 'cfg-1', 't', 'o', 'echo', $2::jsonb, '1.0')`,
+        [id, JSON.stringify({ id: 'cfg-1', taskId: id, url: 'https://hooks.example.com/a2a' })],
+      );
+      const statements = jest.spyOn(PreparedStatement.prototype, 'rows');
+      log.append(id, statusEvent(id, 'a'), true);
+      log.append(id, completed(id));
+      const configs = log.pushConfigsOf(id);
+      await log.flushTask(id);
+      const sent = statements.mock.calls.map(([, values]) => String(values[0]));
+      statements.mockRestore();
+      expect(sent).toEqual([JSON.stringify([[id]])]);
+      expect(await configs).toEqual([expect.objectContaining({ agent: 'echo' })]);
+      expect(await runsOf(id)).toEqual([]);
+    });
+
+    it('created here, is logged and sent in full when its batch does not end it', async () => {
+      const id = randomUUID();
+      log.append(id, statusEvent(id, 'a'), true);
+      await log.flushTask(id);
+      log.append(id, completed(id));
+      await log.flushTask(id);
+      expect((await runsOf(id)).map((run) => run.seq)).toEqual([1, 2]);
     });
 
     it('is logged to its end once it has events logged before', async () => {

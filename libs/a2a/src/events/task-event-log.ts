@@ -20,7 +20,9 @@ import { TaskEventHub } from './task-event-hub.js';
  *   appended (`seq` is the number of the run's last event). A task whose
  *   events of the batch end it (`ends` on any of them) and which has nothing
  *   logged yet gets no row: its whole life is in this batch, so the task row
- *   tells all there is to tell, and no one can follow a task that has ended;
+ *   tells all there is to tell, and no one can follow a task that has ended.
+ *   A task known to have nothing logged comes as [taskId] alone, without
+ *   the events that would not be written;
  * - upserts the task rows someone waits for ($2, see TaskWriteBuffer);
  * - returns, with each run's last number, the push configs of the batch's
  *   tasks as of this write (one row per task that has any), so that the
@@ -42,6 +44,7 @@ const WRITE_TASK_EVENTS = new PreparedStatement<{
              bool_or(input.ends) AS ends,
              jsonb_agg(input.event ORDER BY input.ord) AS events
       FROM input
+      WHERE input.event IS NOT NULL
       GROUP BY input.task_id
     ), appended AS (
       INSERT INTO a2a_task_events (task_id, seq, events)
@@ -86,9 +89,11 @@ type Waiter = {
 };
 /**
  * Events as JSON text (StreamResponse, ProtoJSON), serialised once for the
- * INSERT and the announcement; `ends`: the last of them ends the task.
+ * INSERT and the announcement; `ends`: the last of them ends the task;
+ * `fresh`: they are the first events of a task this process has just
+ * created, so nothing of the task is logged.
  */
-type Pending = { events: string[]; waiters: Waiter[]; ends: boolean };
+type Pending = { events: string[]; waiters: Waiter[]; ends: boolean; fresh: boolean };
 
 /** Whether an event puts its task in a terminal state (after which it has no more events). */
 function endsTask(event: StreamResponse): boolean {
@@ -153,15 +158,19 @@ export class TaskEventLog implements OnApplicationShutdown {
     return taskEventChannel(this.prefix, taskId);
   }
 
-  /** Queues an event of a task; it is written with the next flush. */
-  append(taskId: string, event: StreamResponse): void {
+  /**
+   * Queues an event of a task; it is written with the next flush. `first`:
+   * the task's first event ever (the task was created in this process with
+   * this event), so nothing of it is logged yet.
+   */
+  append(taskId: string, event: StreamResponse, first = false): void {
     const wire = JSON.stringify(StreamResponse.toJSON(event));
     const ends = endsTask(event);
     const entry = this.pending.get(taskId);
     if (entry) {
       entry.events.push(wire);
       entry.ends = ends;
-    } else this.pending.set(taskId, { events: [wire], waiters: [], ends });
+    } else this.pending.set(taskId, { events: [wire], waiters: [], ends, fresh: first });
     this.schedule();
   }
 
@@ -264,11 +273,15 @@ export class TaskEventLog implements OnApplicationShutdown {
     this.runningTasks.claim(batch.map(([taskId]) => taskId));
     for (const [taskId, entry] of batch) {
       const id = JSON.stringify(taskId);
-      for (const event of entry.events) input.push(`[${id},${event}]`);
       // A follower in this process hears of the task's end from the log, as promptly as ever.
-      if (entry.ends && !this.hub.isListening(this.channel(taskId))) {
-        input[input.length - 1] = `[${id},${entry.events.at(-1)},1]`;
+      const unfollowedEnd = entry.ends && !this.hub.isListening(this.channel(taskId));
+      // A whole life in one batch: no row to write, only the push configs to look up.
+      if (unfollowedEnd && entry.fresh) {
+        input.push(`[${id}]`);
+        continue;
       }
+      for (const event of entry.events) input.push(`[${id},${event}]`);
+      if (unfollowedEnd) input[input.length - 1] = `[${id},${entry.events.at(-1)},1]`;
     }
     // The rows of these tasks that someone waits for go in the same statement.
     const rows = this.rows.takeAwaited(batch.map(([taskId]) => taskId));
@@ -299,6 +312,7 @@ export class TaskEventLog implements OnApplicationShutdown {
           events: [...entry.events, ...(newer?.events ?? [])],
           waiters: [...entry.waiters, ...(newer?.waiters ?? [])],
           ends: newer?.ends ?? entry.ends,
+          fresh: entry.fresh,
         });
         this.writing.delete(taskId);
       }
