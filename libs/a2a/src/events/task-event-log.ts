@@ -152,6 +152,8 @@ export class TaskEventLog implements OnApplicationShutdown {
     private readonly hub: TaskEventHub,
   ) {
     this.prefix = config.get('redis', { infer: true }).keyPrefix;
+    // A task with events still to write has its awaited row written by the same statement.
+    rows.lendAwaitedTo((taskId) => this.pending.has(taskId));
   }
 
   channel(taskId: string): string {

@@ -61,6 +61,27 @@ describe('TaskWriteBuffer (real PostgreSQL)', () => {
     expect(await stored(db, unawaited)).toBe(1);
   });
 
+  it('leaves an awaited row to the statement that will take it, however long that waits', async () => {
+    const lending = new TaskWriteBuffer(db);
+    const [lent, own] = [randomUUID(), randomUUID()];
+    lending.lendAwaitedTo((id) => id === lent);
+    const saved = lending.write(row(lent, 'TASK_STATE_COMPLETED', 1), true, true);
+    await lending.write(row(own, 'TASK_STATE_COMPLETED', 1), true, true);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await stored(db, own)).toBe(1);
+    expect(await stored(db, lent)).toBeUndefined();
+    const taken = lending.takeAwaited([lent]);
+    expect(taken.rows.map((entry) => entry.id)).toEqual([lent]);
+    await db.query(
+      `INSERT INTO a2a_tasks (id, tenant_id, owner, agent, context_id, state, status_timestamp, task)
+       VALUES ($1, '', 'buffer-spec', 'echo', 'ctx', 'TASK_STATE_COMPLETED', now(), $2::jsonb)`,
+      [lent, JSON.stringify({ id: lent, contextId: 'ctx', chunks: 1 })],
+    );
+    lending.settleTaken(taken);
+    await saved;
+    await lending.onApplicationShutdown();
+  });
+
   it('schedules nothing once shut down: a save after it is not written, and nothing keeps running', async () => {
     const closing = new TaskWriteBuffer(db);
     const [before, after] = [randomUUID(), randomUUID()];

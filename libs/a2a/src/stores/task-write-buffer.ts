@@ -79,6 +79,8 @@ export class TaskWriteBuffer implements OnApplicationShutdown {
   private readonly lentFlushes = new Set<Promise<void>>();
   private readonly inFlight = new Map<string, TaskRow>();
   private readonly known = new Set<string>();
+  /** Whether another statement will take a task's awaited row (see {@link lendAwaitedTo}). */
+  private willTake: (id: string) => boolean = () => false;
   private timer?: NodeJS.Timeout;
   private immediateScheduled = false;
   private failures = 0;
@@ -114,6 +116,16 @@ export class TaskWriteBuffer implements OnApplicationShutdown {
       this.pending.get(row.id)?.waiters.push({ resolve, reject });
       this.schedule(true);
     });
+  }
+
+  /**
+   * Leaves the awaited rows of the tasks `willTake` names to the statement
+   * that takes them with {@link takeAwaited} (the task event log writes them
+   * with their events): the buffer does not write them in a statement of its
+   * own, even while that statement has to wait its turn.
+   */
+  lendAwaitedTo(willTake: (id: string) => boolean): void {
+    this.willTake = willTake;
   }
 
   /** Writes everything queued so far (before a listing, and at shutdown). */
@@ -173,6 +185,7 @@ export class TaskWriteBuffer implements OnApplicationShutdown {
       const batch: Array<[string, Entry]> = [];
       for (const [id, entry] of this.pending) {
         if (this.writing.has(id)) continue;
+        if (entry.waiters.length > 0 && this.willTake(id)) continue;
         batch.push([id, entry]);
         if (batch.length >= MAX_BATCH) break;
       }
