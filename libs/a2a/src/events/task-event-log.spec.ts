@@ -236,6 +236,43 @@ describe('TaskEventLog (real PostgreSQL and Redis)', () => {
     });
   });
 
+  it('writes what arrives while a flush is in flight with the next flush, one statement for all', async () => {
+    const [first, second, third] = [randomUUID(), randomUUID(), randomUUID()];
+    // Hold the first task's first sequence number: its flush stays in flight until released.
+    const blocker = db.createQueryRunner();
+    await blocker.connect();
+    await blocker.startTransaction();
+    await blocker.query(
+      `INSERT INTO a2a_task_events (task_id, seq, events) VALUES ($1, 1, '[{}]'::jsonb)`,
+      [first],
+    );
+    const statements = jest.spyOn(PreparedStatement.prototype, 'rows');
+    const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+    try {
+      log.append(first, statusEvent(first));
+      const firstWritten = log.flushTask(first);
+      await nextTurn();
+      log.append(second, statusEvent(second));
+      await nextTurn();
+      log.append(third, statusEvent(third));
+      const othersWritten = Promise.all([log.flushTask(second), log.flushTask(third)]);
+      await nextTurn();
+      expect(statements).toHaveBeenCalledTimes(1);
+      // The first flush is stuck: after a while the others go, together, beside it.
+      await othersWritten;
+      const sent = statements.mock.calls.map(([, values]) => String(values[0]));
+      expect(sent).toHaveLength(2);
+      expect(sent[1]).toContain(second);
+      expect(sent[1]).toContain(third);
+      await blocker.rollbackTransaction();
+      await firstWritten;
+    } finally {
+      statements.mockRestore();
+      if (blocker.isTransactionActive) await blocker.rollbackTransaction();
+      await blocker.release();
+    }
+  });
+
   it("waits for its own task's writes only, not for another task's slow flush", async () => {
     const [slow, quick] = [randomUUID(), randomUUID()];
     // Hold the slow task's first sequence number in an open transaction: its flush blocks on it.

@@ -107,6 +107,13 @@ function endsTask(event: StreamResponse): boolean {
 
 const MAX_BATCH_TASKS = 500;
 const MAX_CONCURRENT_FLUSHES = 4;
+/**
+ * A flush waits for the one in flight, so that what arrives meanwhile is
+ * written together (group commit: fewer, larger statements); only a flush in
+ * flight for this long (a lock wait, a slow commit) lets the next start
+ * beside it, so that one stuck task does not hold up the others.
+ */
+const STALLED_FLUSH_MS = 10;
 
 /** The Redis channel on which a task's logged events are announced. */
 export function taskEventChannel(prefix: string, taskId: string): string {
@@ -140,6 +147,8 @@ export class TaskEventLog implements OnApplicationShutdown {
   private readonly activeFlushes = new Set<Promise<void>>();
   private readonly prefix: string;
   private scheduled = false;
+  private lastFlushStarted = 0;
+  private stallCheck?: NodeJS.Timeout;
   private failures = 0;
   private closed = false;
 
@@ -232,6 +241,7 @@ export class TaskEventLog implements OnApplicationShutdown {
     }
     // Nothing is scheduled past this point: no retry outlives the app.
     this.closed = true;
+    clearTimeout(this.stallCheck);
   }
 
   private schedule(): void {
@@ -245,6 +255,7 @@ export class TaskEventLog implements OnApplicationShutdown {
 
   private startFlushes(): void {
     while (this.activeFlushes.size < MAX_CONCURRENT_FLUSHES) {
+      if (this.activeFlushes.size > 0 && !this.stalled()) return;
       const batch: Array<[string, Pending]> = [];
       for (const [taskId, entry] of this.pending) {
         if (this.writing.has(taskId)) continue;
@@ -256,6 +267,7 @@ export class TaskEventLog implements OnApplicationShutdown {
         this.pending.delete(taskId);
         this.writing.set(taskId, entry);
       }
+      this.lastFlushStarted = performance.now();
       const flush = this.writeBatch(batch).finally(() => {
         this.activeFlushes.delete(flush);
         for (const [taskId, entry] of batch) {
@@ -265,6 +277,22 @@ export class TaskEventLog implements OnApplicationShutdown {
       });
       this.activeFlushes.add(flush);
     }
+  }
+
+  /**
+   * Whether the latest flush has been in flight long enough for another to
+   * start beside it; if not, and events wait, they are looked at again then.
+   */
+  private stalled(): boolean {
+    const waited = performance.now() - this.lastFlushStarted;
+    if (waited >= STALLED_FLUSH_MS) return true;
+    if (this.stallCheck === undefined && this.pending.size > 0 && !this.closed) {
+      this.stallCheck = setTimeout(() => {
+        this.stallCheck = undefined;
+        this.startFlushes();
+      }, STALLED_FLUSH_MS - waited);
+    }
+    return false;
   }
 
   private async writeBatch(batch: Array<[string, Pending]>): Promise<void> {
