@@ -185,17 +185,28 @@ describe('TaskEventLog (real PostgreSQL and Redis)', () => {
       log.append(id, completed(id));
       const configs = log.pushConfigsOf(id);
       await log.flushTask(id);
-      const sent = statements.mock.calls.map(([, values]) => String(values[0]));
+      const sent = statements.mock.calls.map(([, values], call) => [
+        (statements.mock.contexts[call] as PreparedStatement<unknown>).name,
+        values[0],
+      ]);
       statements.mockRestore();
-      expect(sent).toEqual([JSON.stringify([[id]])]);
+      // No event to log in the batch: the statement that writes task rows only, given the ids.
+      expect(sent).toEqual([['a2a.write-task-rows', [id]]]);
       expect(await configs).toEqual([expect.objectContaining({ agent: 'echo' })]);
       expect(await runsOf(id)).toEqual([]);
     });
 
     it('created here, is logged and sent in full when its batch does not end it', async () => {
-      const id = randomUUID();
+      const [id, ended] = [randomUUID(), randomUUID()];
+      const statements = jest.spyOn(PreparedStatement.prototype, 'rows');
       log.append(id, statusEvent(id, 'a'), true);
+      log.append(ended, statusEvent(ended, 'a'), true);
+      log.append(ended, completed(ended));
       await log.flushTask(id);
+      // With an event to log, the batch's other tasks come as [taskId] alone.
+      const [[, values]] = statements.mock.calls;
+      statements.mockRestore();
+      expect(JSON.parse(String(values[0]))).toEqual([[id, expect.any(Object)], [ended]]);
       log.append(id, completed(id));
       await log.flushTask(id);
       expect((await runsOf(id)).map((run) => run.seq)).toEqual([1, 2]);
