@@ -37,6 +37,13 @@ function statusEvent(
 
 describe('TaskEventLog (real PostgreSQL and Redis)', () => {
   let db: DataSource;
+  /** A push config of the task, as CreateTaskPushNotificationConfig stores it. */
+  const addPushConfig = (taskId: string) =>
+    db.query(
+      `INSERT INTO a2a_push_configs (task_id, id, tenant_id, owner, agent, config, wire_version)
+       VALUES ($1, 'cfg-1', 't', 'o', 'echo', $2::jsonb, '1.0')`,
+      [taskId, JSON.stringify({ id: 'cfg-1', taskId, url: 'https://hooks.example.com/a2a' })],
+    );
   let redis: Redis;
   let log: TaskEventLog;
   let rows: TaskWriteBuffer;
@@ -69,11 +76,7 @@ describe('TaskEventLog (real PostgreSQL and Redis)', () => {
 
   it('writes the task rows someone waits for with the events, in one statement that also finds the push configs', async () => {
     const [id, other] = [randomUUID(), randomUUID()];
-    await db.query(
-      `INSERT INTO a2a_push_configs (task_id, id, tenant_id, owner, agent, config, wire_version)
-       VALUES ($1, 'cfg-1', 't', 'o', 'echo', $2::jsonb, '1.0')`,
-      [id, JSON.stringify({ id: 'cfg-1', taskId: id, url: 'https://hooks.example.com/a2a' })],
-    );
+    await addPushConfig(id);
     const statements = jest.spyOn(db, 'query');
     log.append(id, statusEvent(id));
     log.append(other, statusEvent(other));
@@ -157,11 +160,7 @@ describe('TaskEventLog (real PostgreSQL and Redis)', () => {
 
     it('is not logged nor announced; its push configs are still found', async () => {
       const id = randomUUID();
-      await db.query(
-        `INSERT INTO a2a_push_configs (task_id, id, tenant_id, owner, agent, config, wire_version)
-         VALUES ($1, 'cfg-1', 't', 'o', 'echo', $2::jsonb, '1.0')`,
-        [id, JSON.stringify({ id: 'cfg-1', taskId: id, url: 'https://hooks.example.com/a2a' })],
-      );
+      await addPushConfig(id);
       const publishes = jest.spyOn(redis, 'pipeline');
       log.append(id, statusEvent(id, 'a'));
       log.append(id, completed(id));
@@ -175,11 +174,7 @@ describe('TaskEventLog (real PostgreSQL and Redis)', () => {
 
     it('created here with its first event, has its events left out of the statement', async () => {
       const id = randomUUID();
-      await db.query(
-        `INSERT INTO a2a_push_configs (task_id, id, tenant_id, owner, agent, config, wire_version)
-         VALUES ($1, 'cfg-1', 't', 'o', 'echo', $2::jsonb, '1.0')`,
-        [id, JSON.stringify({ id: 'cfg-1', taskId: id, url: 'https://hooks.example.com/a2a' })],
-      );
+      await addPushConfig(id);
       const statements = jest.spyOn(PreparedStatement.prototype, 'rows');
       log.append(id, statusEvent(id, 'a'), true);
       log.append(id, completed(id));
