@@ -264,6 +264,8 @@ export class TaskEventLog implements OnApplicationShutdown {
     // Nothing is scheduled past this point: no retry outlives the app.
     this.closed = true;
     clearTimeout(this.stallCheck);
+    // Rows of tasks whose events could not be written are the buffer's to write again.
+    this.rows.lendAwaitedTo(undefined);
   }
 
   private schedule(): void {

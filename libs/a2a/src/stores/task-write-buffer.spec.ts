@@ -82,6 +82,19 @@ describe('TaskWriteBuffer (real PostgreSQL)', () => {
     await lending.onApplicationShutdown();
   });
 
+  it('writes the rows it was leaving once the taker takes no more', async () => {
+    const lending = new TaskWriteBuffer(db);
+    const id = randomUUID();
+    lending.lendAwaitedTo(() => true);
+    const saved = lending.write(row(id, 'TASK_STATE_COMPLETED', 1), true, true);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await stored(db, id)).toBeUndefined();
+    lending.lendAwaitedTo(undefined);
+    await saved;
+    expect(await stored(db, id)).toBe(1);
+    await lending.onApplicationShutdown();
+  });
+
   it('schedules nothing once shut down: a save after it is not written, and nothing keeps running', async () => {
     const closing = new TaskWriteBuffer(db);
     const [before, after] = [randomUUID(), randomUUID()];

@@ -122,10 +122,13 @@ export class TaskWriteBuffer implements OnApplicationShutdown {
    * Leaves the awaited rows of the tasks `willTake` names to the statement
    * that takes them with {@link takeAwaited} (the task event log writes them
    * with their events): the buffer does not write them in a statement of its
-   * own, even while that statement has to wait its turn.
+   * own, even while that statement has to wait its turn. Undefined: the
+   * taker takes no more (it has shut down), and the buffer writes the rows
+   * it was leaving to it.
    */
-  lendAwaitedTo(willTake: (id: string) => boolean): void {
-    this.willTake = willTake;
+  lendAwaitedTo(willTake: ((id: string) => boolean) | undefined): void {
+    this.willTake = willTake ?? (() => false);
+    if (willTake === undefined && this.pending.size > 0) this.schedule(true);
   }
 
   /** Writes everything queued so far (before a listing, and at shutdown). */
