@@ -204,6 +204,28 @@ describe('RedisThrottlerStorage (real Redis)', () => {
       script.mockRestore();
     });
 
+    it('asks for one lease at a time: a request while it is being granted is counted, not leased again', async () => {
+      const storage = new RedisThrottlerStorage(redis, config);
+      const key = randomUUID();
+      const limit = 100_000;
+      // Hold writes in Redis for a moment, so that the first call is still in flight.
+      const pauser = redis.duplicate();
+      const leased = Math.min(MAX_LEASE, Math.floor((limit - 1) / LEASE_DIVISOR));
+      try {
+        await pauser.call('CLIENT', 'PAUSE', '300', 'WRITE');
+        const first = Promise.resolve(storage.incrementAll(budget(key, limit)));
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        const second = Promise.resolve(storage.incrementAll(budget(key, limit)));
+        expect(await Promise.all([first, second])).toMatchObject([
+          [{ totalHits: 1 }],
+          [{ totalHits: 2 + leased }],
+        ]);
+        expect(await hitsInRedis(key)).toBe(1 + leased + 1);
+      } finally {
+        await pauser.quit();
+      }
+    });
+
     it(`leases nothing of a budget under ${LEASE_DIVISOR} requests: each request is counted in Redis`, async () => {
       const storage = new RedisThrottlerStorage(redis, config);
       const key = randomUUID();

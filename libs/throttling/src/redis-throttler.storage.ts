@@ -154,6 +154,8 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
   private batch: PendingCount[] = [];
   /** Leases by budget key (the pair's base key in Redis). */
   private readonly leases = new Map<string, Lease>();
+  /** Budgets whose lease a call in flight asks for: the calls after it do not ask again. */
+  private readonly leasing = new Set<string>();
   /** Each budget's base key in Redis, worked out once per budget object. */
   private readonly baseKeys = new WeakMap<ThrottleBudget, string>();
 
@@ -229,8 +231,9 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
     });
   }
 
-  /** Whether this replica should ask for a lease of a budget (it has none left). */
+  /** Whether this replica should ask for a lease of a budget (it has none left, nor one coming). */
   private wantsLease(base: string, now: number): boolean {
+    if (this.leasing.has(base)) return false;
     const lease = this.leases.get(base);
     return lease === undefined || lease.next > lease.last || lease.expiresAt <= now;
   }
@@ -276,6 +279,7 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
           pairs.set(base, pair);
         }
         asked.push(lease ? base : undefined);
+        if (lease) this.leasing.add(base);
         args.push(
           pair,
           budget.ttlMs,
@@ -286,6 +290,7 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
       }
       leaseKeys.push(asked);
     }
+    const asking = leaseKeys.flat().filter((base): base is string => base !== undefined);
     try {
       const results = await (this.redis as RedisWithThrottle).a2aThrottleCount(
         keys.length,
@@ -328,6 +333,8 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
       }
       // Resolving twice is harmless: a request that already has its answer keeps it.
       for (const { budgets, resolve } of batch) resolve(budgets.map(() => UNLIMITED));
+    } finally {
+      for (const base of asking) this.leasing.delete(base);
     }
   }
 }
