@@ -37,6 +37,20 @@ function statusEvent(
 
 describe('TaskEventLog (real PostgreSQL and Redis)', () => {
   let db: DataSource;
+  /**
+   * Takes the task's first sequence number in a transaction left open, so
+   * that a flush of the task's events blocks until it is rolled back.
+   */
+  const holdFirstEvent = async (taskId: string) => {
+    const blocker = db.createQueryRunner();
+    await blocker.connect();
+    await blocker.startTransaction();
+    await blocker.query(
+      `INSERT INTO a2a_task_events (task_id, seq, events) VALUES ($1, 1, '[{}]'::jsonb)`,
+      [taskId],
+    );
+    return blocker;
+  };
   /** A push config of the task, as CreateTaskPushNotificationConfig stores it. */
   const addPushConfig = (taskId: string) =>
     db.query(
@@ -245,13 +259,7 @@ describe('TaskEventLog (real PostgreSQL and Redis)', () => {
   it('writes what arrives while a flush is in flight with the next flush, one statement for all', async () => {
     const [first, second, third] = [randomUUID(), randomUUID(), randomUUID()];
     // Hold the first task's first sequence number: its flush stays in flight until released.
-    const blocker = db.createQueryRunner();
-    await blocker.connect();
-    await blocker.startTransaction();
-    await blocker.query(
-      `INSERT INTO a2a_task_events (task_id, seq, events) VALUES ($1, 1, '[{}]'::jsonb)`,
-      [first],
-    );
+    const blocker = await holdFirstEvent(first);
     const statements = jest.spyOn(PreparedStatement.prototype, 'rows');
     const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
     try {
@@ -282,13 +290,7 @@ describe('TaskEventLog (real PostgreSQL and Redis)', () => {
   it("waits for its own task's writes only, not for another task's slow flush", async () => {
     const [slow, quick] = [randomUUID(), randomUUID()];
     // Hold the slow task's first sequence number in an open transaction: its flush blocks on it.
-    const blocker = db.createQueryRunner();
-    await blocker.connect();
-    await blocker.startTransaction();
-    await blocker.query(
-      `INSERT INTO a2a_task_events (task_id, seq, events) VALUES ($1, 1, '[{}]'::jsonb)`,
-      [slow],
-    );
+    const blocker = await holdFirstEvent(slow);
     try {
       log.append(slow, statusEvent(slow));
       const slowWritten = log.flushTask(slow);
