@@ -324,8 +324,9 @@ export class TaskEventLog implements OnApplicationShutdown {
     // literal for pg to escape character by character.
     const input: string[] = [];
     let logged = false;
+    const ids = batch.map(([taskId]) => taskId);
     // Tasks still running become visible with this write: their executor is claimed first.
-    this.runningTasks.claim(batch.map(([taskId]) => taskId));
+    this.runningTasks.claim(ids);
     for (const [taskId, entry] of batch) {
       const id = JSON.stringify(taskId);
       // A follower in this process hears of the task's end from the log, as promptly as ever.
@@ -340,12 +341,12 @@ export class TaskEventLog implements OnApplicationShutdown {
       if (unfollowedEnd) input[input.length - 1] = `[${id},${entry.events.at(-1)},1]`;
     }
     // The rows of these tasks that someone waits for go in the same statement.
-    const rows = this.rows.takeAwaited(batch.map(([taskId]) => taskId));
+    const rows = this.rows.takeAwaited(ids);
     try {
       const taskRows = TaskWriteBuffer.toInput(rows.rows);
       const result = logged
         ? await WRITE_TASK_EVENTS.rows(this.dataSource, [`[${input.join(',')}]`, taskRows])
-        : await WRITE_TASK_ROWS.rows(this.dataSource, [batch.map(([taskId]) => taskId), taskRows]);
+        : await WRITE_TASK_ROWS.rows(this.dataSource, [ids, taskRows]);
       this.rows.settleTaken(rows);
       this.failures = 0;
       const configs = new Map<string, PushConfigRow[]>();
